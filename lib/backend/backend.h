@@ -1,0 +1,155 @@
+/* backend.h - the compute backend vtable and its registry.
+ *
+ * Every tensor operation of the models goes through one vc_backend_ops table,
+ * so a device backend (CUDA, in its own .so) can replace the CPU one. All
+ * activations are float32, dense, row-major (C order); pointers are device
+ * pointers of the backend (host memory for "cpu"). Weights are float32 arrays
+ * the backend can read directly (host memory for "cpu").
+ *
+ * Ops never fail: arguments are validated by the callers (model code), and
+ * memory comes from the caller. Allocation is the only fallible part and
+ * returns NULL.
+ */
+#ifndef VC_BACKEND_H
+#define VC_BACKEND_H
+
+#include "../core/internal.h"
+
+/* C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b] for b < batch; row-major,
+ * op(A) is m x k, op(B) is k x n; stride_* step between batch items. */
+typedef struct vc_gemm_args {
+    bool trans_a, trans_b;
+    int32_t m, n, k, batch;
+    float alpha, beta;
+    const float *a; int64_t lda, stride_a;
+    const float *b; int64_t ldb, stride_b;
+    float *c;       int64_t ldc, stride_c;
+} vc_gemm_args;
+
+/* y[n,co,oh,ow] = conv(x[n,ci,h,w], weight[co,ci,kh,kw]) + bias[co] (+ residual[n,co,oh,ow]);
+ * cross-correlation, zero padding pad_{top,left,bottom,right}, oh = (h+pt+pb-kh)/stride+1.
+ * y must not alias x; residual may alias y. */
+typedef struct vc_conv2d_args {
+    const float *x; int32_t n, ci, h, w;
+    const float *weight; const float *bias; /* bias may be NULL */
+    int32_t co, kh, kw, stride;
+    int32_t pad_top, pad_left, pad_bottom, pad_right;
+    const float *residual;                  /* may be NULL */
+    float *y;
+} vc_conv2d_args;
+
+/* Multi-head attention, o = softmax(scale * q k^T [+ rel-pos terms]) v, per
+ * sequence and head. Head h owns channels [h*d, (h+1)*d) of a token vector.
+ * Sequence s reads q at q + s*q_seq, k at k + (s/kv_group)*k_seq (same for v):
+ * kv_group > 1 lets consecutive sequences (the frames of one video) share one
+ * key/value set (spatial cross-attention, spec §5.5). Tokens are *_tok floats
+ * apart. Implementations must not hold an [lq x lk] score matrix for all heads
+ * and sequences at once (tile it). */
+typedef struct vc_attn_args {
+    const float *q, *k, *v;
+    float *o;
+    int32_t n_seq, heads, lq, lk, d;
+    int32_t kv_group;                       /* >= 1 */
+    int64_t q_tok, k_tok, v_tok, o_tok;
+    int64_t q_seq, k_seq, v_seq, o_seq;
+    float scale;
+    /* Relative position (spec §5.7): tables [2*rel_max+1, d] shared by all heads;
+     * S[i,j] += scale * q_i . rel_k[clamp(j-i,-M,M)+M]; o_i += sum_j P[i,j] rel_v[...]. */
+    const float *rel_k, *rel_v;
+    int32_t rel_max;
+    bool causal;                            /* mask j > i */
+    bool accumulate;                        /* o += result instead of o = result */
+} vc_attn_args;
+
+typedef struct vc_backend vc_backend;
+
+typedef struct vc_backend_ops {
+    const char *name;
+    void (*destroy)(vc_backend *be);
+
+    /* memory (bytes); alloc returns NULL on failure, 64-byte aligned */
+    void *(*alloc)(vc_backend *be, size_t bytes);
+    void (*free)(vc_backend *be, void *ptr);
+    void (*upload)(vc_backend *be, void *dst, const void *host_src, size_t bytes);
+    void (*download)(vc_backend *be, void *host_dst, const void *src, size_t bytes);
+    void (*copy)(vc_backend *be, void *dst, const void *src, size_t bytes);
+    void (*fill)(vc_backend *be, float *dst, float value, int64_t n);
+
+    /* dense algebra */
+    void (*gemm)(vc_backend *be, const vc_gemm_args *a);
+    /* y[rows,out] = x[rows,in] . w[out,in]^T + bias[out] (+ residual[rows,out]);
+     * bias, residual may be NULL; residual may alias y, x must not. */
+    void (*linear)(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w,
+                   const float *bias, int32_t out, const float *residual, float *y);
+    void (*conv2d)(vc_backend *be, const vc_conv2d_args *a);
+    /* Temporal conv over frames (spec §5.4): x [B,ci,T,S], w [co,ci,kt], zero
+     * padding kt/2 frames on both ends, y [B,co,T,S] (+ residual [B,co,T,S]).
+     * y must not alias x; residual may alias y. */
+    void (*conv_temporal)(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
+                          const float *w, const float *bias, int32_t co, int32_t kt,
+                          const float *residual, float *y);
+
+    /* normalisation */
+    /* GroupNorm over x [n, C, S]: statistics per (n, group) over C/G channels x S
+     * positions, biased variance; optional SiLU after the affine. y may alias x. */
+    void (*group_norm)(vc_backend *be, const float *x, float *y, int32_t n, int32_t C, int64_t S,
+                       int32_t G, const float *gamma, const float *beta, float eps, bool silu);
+    /* LayerNorm over the last axis of x [rows, D]; y may alias x. */
+    void (*layer_norm)(vc_backend *be, const float *x, float *y, int64_t rows, int32_t D,
+                       const float *gamma, const float *beta, float eps);
+
+    void (*attention)(vc_backend *be, const vc_attn_args *a);
+
+    /* elementwise (y may alias x) */
+    void (*silu)(vc_backend *be, const float *x, float *y, int64_t n);
+    void (*gelu)(vc_backend *be, const float *x, float *y, int64_t n);   /* exact erf form */
+    /* y[r, i] = x[r, i] * gelu(x[r, inner + i]), x [rows, 2*inner], y [rows, inner] (spec §5.5) */
+    void (*geglu)(vc_backend *be, const float *x, float *y, int64_t rows, int32_t inner);
+    void (*add)(vc_backend *be, const float *a, const float *b, float *y, int64_t n);
+    /* y = a*x + b*y  (elementwise, scalars) */
+    void (*axpby)(vc_backend *be, float a, const float *x, float b, float *y, int64_t n);
+    void (*scale)(vc_backend *be, const float *x, float s, float *y, int64_t n);
+    /* x[i, c, s] += v[i * v_stride + c] for x [n, C, S] (time embedding, spec §5.4) */
+    void (*add_channel)(vc_backend *be, float *x, const float *v, int64_t n, int32_t C, int64_t S,
+                        int64_t v_stride);
+    /* y = x.permute(perm) made contiguous; shape is x's shape, ndim <= 6 */
+    void (*permute)(vc_backend *be, const float *x, float *y, int32_t ndim, const int64_t *shape,
+                    const int32_t *perm);
+    /* y[nc, 2h, 2w] = nearest x2 of x[nc, h, w] */
+    void (*upsample_nearest2x)(vc_backend *be, const float *x, float *y, int64_t nc, int32_t h, int32_t w);
+    /* y[n, ca+cb, S] = concat(a[n, ca, S], b[n, cb, S]) along channels (a first) */
+    void (*concat_channels)(vc_backend *be, const float *a, int32_t ca, const float *b, int32_t cb,
+                            float *y, int64_t n, int64_t S);
+} vc_backend_ops;
+
+/* Stack-like working-memory arena on the backend's memory. */
+typedef struct vc_arena_block vc_arena_block;
+typedef struct vc_arena {
+    vc_arena_block *blocks;
+    size_t used, peak;
+} vc_arena;
+
+struct vc_backend {
+    const vc_backend_ops *ops;
+    vc_context *ctx;
+    int32_t n_threads;
+    vc_arena arena;
+    void *impl;
+};
+
+/* Registry: creates the backend called name ("cpu", "cuda"). */
+VC_HIDDEN vc_status vc_backend_create(vc_context *ctx, const char *name, int32_t device,
+                                      int32_t n_threads, vc_backend **out);
+VC_HIDDEN void vc_backend_destroy(vc_backend *be);
+
+/* The CPU backend (lib/backend/cpu/). */
+VC_HIDDEN vc_status vc_cpu_backend_create(vc_context *ctx, int32_t n_threads, vc_backend **out);
+
+/* Arena: marks are released in LIFO order; vc_arena_alloc returns NULL on OOM. */
+VC_HIDDEN size_t vc_arena_mark(vc_backend *be);
+VC_HIDDEN void *vc_arena_alloc(vc_backend *be, size_t bytes);
+VC_HIDDEN float *vc_arena_floats(vc_backend *be, int64_t n);
+VC_HIDDEN void vc_arena_release(vc_backend *be, size_t mark);
+VC_HIDDEN void vc_arena_destroy(vc_backend *be);
+
+#endif

@@ -1,0 +1,86 @@
+/* config.h - model configuration: the four official presets, the original
+ * YAML schema, variant detection from tensor names (interface contract §2.2). */
+#ifndef VC_CONFIG_H
+#define VC_CONFIG_H
+
+#include "../core/internal.h"
+#include "weights.h"
+
+#define VC_MAX_LEVELS 8
+
+typedef enum vc_variant {
+    VC_VARIANT_T2V_512_V1 = 0,
+    VC_VARIANT_T2V_1024_V1 = 1,
+    VC_VARIANT_T2V_512_V2 = 2,
+    VC_VARIANT_I2V_512_V1 = 3
+} vc_variant;
+
+typedef struct vc_unet_config {
+    int32_t in_channels, out_channels, model_channels;
+    int32_t n_levels;                    /* len(channel_mult) */
+    int32_t channel_mult[VC_MAX_LEVELS];
+    int32_t num_res_blocks;
+    uint32_t attention_ds_mask;          /* bit l set: ds 2^l has transformers */
+    int32_t num_head_channels;           /* d (64) */
+    int32_t transformer_depth, temporal_transformer_depth;
+    int32_t context_dim;
+    int32_t temporal_length;             /* M of the relative-position tables */
+    int32_t init_attn_heads;             /* 8 (spec §5.8) */
+    bool use_linear, temporal_conv, temporal_attention, temporal_selfatt_only;
+    bool use_relative_position, use_causal_attention, addition_attention;
+    bool use_image_attention, fps_cond;
+    int32_t image_context_len;           /* 16 image tokens after the 77 text ones (I2V) */
+} vc_unet_config;
+
+typedef struct vc_vae_config {
+    int32_t ch, n_levels, ch_mult[VC_MAX_LEVELS], num_res_blocks;
+    int32_t z_channels, embed_dim, in_channels, out_ch;
+    bool double_z;
+} vc_vae_config;
+
+typedef struct vc_clip_text_config {
+    int32_t width, heads, layers, vocab_size, context_length, mlp_width;
+    int32_t layers_used;                 /* penultimate: layers - 1 (spec §2.6) */
+} vc_clip_text_config;
+
+typedef struct vc_clip_vision_config {
+    int32_t width, head_width, heads, layers, patch_size, image_size, mlp_width;
+    int32_t n_tokens;                    /* (image/patch)^2 + 1 */
+} vc_clip_vision_config;
+
+typedef struct vc_resampler_config {
+    int32_t dim, depth, dim_head, heads, num_queries, embedding_dim, output_dim, ff_mult;
+} vc_resampler_config;
+
+typedef struct vc_model_config {
+    vc_variant variant;
+    const char *variant_id;              /* "t2v-512-v1", ... (static string) */
+    bool image_conditioned;              /* LatentVisualDiffusion */
+    double linear_start, linear_end;
+    int32_t timesteps;
+    double scale_factor;
+    bool use_scale;
+    double scale_a, scale_b;
+    int32_t mid_step;
+    bool fix_scale_bug;
+    int32_t default_height, default_width, default_frames, default_fps;
+    vc_unet_config unet;
+    vc_vae_config vae;
+    vc_clip_text_config text;
+    vc_clip_vision_config vision;        /* I2V only */
+    vc_resampler_config resampler;       /* I2V only */
+} vc_model_config;
+
+/* Built-in preset of an official variant (spec §1.1). */
+VC_HIDDEN void vc_config_preset(vc_variant variant, vc_model_config *cfg);
+/* Variant from tensor names (contract §2.2 step 2). */
+VC_HIDDEN vc_variant vc_config_detect_variant(const vc_weights *w);
+/* Reads an original inference_*.yaml (and open_clip_<arch>.json beside it). */
+VC_HIDDEN vc_status vc_config_load_yaml(vc_context *ctx, const char *path, vc_model_config *cfg);
+/* Completes sizes the YAML/preset does not carry from the tensor shapes. */
+VC_HIDDEN vc_status vc_config_fill_from_weights(vc_context *ctx, const vc_weights *w, vc_model_config *cfg);
+/* Strict check (spec §9.1, contract §2.2.6): the expected names/shapes of cfg
+ * against w; the error lists every offending tensor (20 names + a count). */
+VC_HIDDEN vc_status vc_config_check_weights(vc_context *ctx, const vc_model_config *cfg, const vc_weights *w);
+
+#endif
