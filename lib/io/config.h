@@ -83,4 +83,15 @@ VC_HIDDEN vc_status vc_config_fill_from_weights(vc_context *ctx, const vc_weight
  * against w; the error lists every offending tensor (20 names + a count). */
 VC_HIDDEN vc_status vc_config_check_weights(vc_context *ctx, const vc_model_config *cfg, const vc_weights *w);
 
+/* The exact state-dict contents cfg implies (spec §1.5 templates, general sizes
+ * of §5.0): every tensor name with its shape, in a stable order. *specs is
+ * malloc'd (free()). Used by the strict check and by the tiny-model writer. */
+typedef struct vc_tensor_spec {
+    char name[192];
+    int32_t ndim;
+    int64_t shape[VC_TENSOR_MAX_DIMS];
+} vc_tensor_spec;
+VC_HIDDEN vc_status vc_config_expected_tensors(vc_context *ctx, const vc_model_config *cfg,
+                                               vc_tensor_spec **specs, size_t *n_specs);
+
 #endif
