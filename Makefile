@@ -60,6 +60,9 @@ ENC_LIBS      := $(shell pkg-config --libs $(FFMPEG_PKGS))
 endif
 ifeq ($(CUDA),1)
 include kernels/cuda.mk
+else
+check-cuda:
+	$(MAKE) CUDA=1 check-cuda
 endif
 
 .SECONDARY:
