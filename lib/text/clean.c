@@ -516,7 +516,7 @@ static void build_width_map(void)
         utf8proc_int32_t buf[8];
         int last = 0;
         /* NFKC without allocating: compatibility decomposition, then composition */
-        utf8proc_ssize_t r = utf8proc_decompose_char((utf8proc_int32_t)c, buf, 8, UTF8PROC_COMPAT, &last);
+        utf8proc_ssize_t r = utf8proc_decompose_char((utf8proc_int32_t)c, buf, 8, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, &last);
         if (r > 1) r = utf8proc_normalize_utf32(buf, r, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
         e->n = 0;
         if (r >= 1 && r <= 4 && !(r == 1 && (uint32_t)buf[0] == c)) {
@@ -665,19 +665,24 @@ static void nfc(const cpbuf *in, cpbuf *out)
     free(dst);
 }
 
+/* Passes of ftfy's fix-until-unchanged loop per segment. Real text settles in
+ * two or three; only entity chains nested deeper than this ("&amp;amp;...")
+ * need more, and they would cost O(depth x length). Such a segment is used as
+ * it is after the last pass (docs/tokenizer.md). */
+#define FTFY_MAX_PASSES 64
+
 /* One segment through ftfy's fix_and_explain loop (spec §2.1 step 1). */
 static void ftfy_segment(cpbuf *seg, bool unescape, cpbuf *a, cpbuf *b)
 {
-    /* Bounded for safety; every real input settles long before (a chain of
-     * k nested "&amp;" needs k passes). */
-    for (int pass = 0; pass < 1 << 20 && !seg->oom; pass++) {
+    for (int pass = 0; pass < FTFY_MAX_PASSES && !seg->oom; pass++) {
         a->n = 0;
         cb_append(a, seg->v, seg->n); /* origtext */
         cpbuf *cur = b;
         cur->n = 0;
-        if (unescape) ftfy_unescape_html(seg->v, seg->n, cur);
-        else cb_append(cur, seg->v, seg->n);
-        cb_swap(seg, cur);
+        if (unescape) {
+            ftfy_unescape_html(seg->v, seg->n, cur);
+            cb_swap(seg, cur);
+        }
         /* fix_encoding repeats its one step until nothing changes; every
          * successful step shortens the text, the cap is only a guard */
         for (int k = 0; k < 64 && fix_mojibake_step(seg, cur); k++) {}
