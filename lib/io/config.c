@@ -314,7 +314,7 @@ static vc_status fill_clip(vc_context *ctx, const vc_weights *w, vc_model_config
     const vc_weight *te = findf(w, "%stoken_embedding.weight", c);
     int64_t width = dimf(te, 2, 1);
     if (width && width != t->width)
-        return vc_fail(ctx, VC_STATUS_UNSUPPORTED,
+        return vc_fail(ctx, VC_STATUS_MODEL_MISMATCH,
                        "CLIP text width %lld differs from the built-in ViT-H-14 (%d); its head count cannot be read "
                        "from the tensor shapes: give the model's YAML config (--config) with its open_clip arch",
                        (long long)width, t->width);
@@ -336,7 +336,7 @@ static vc_status fill_clip(vc_context *ctx, const vc_weights *w, vc_model_config
     const vc_weight *cw = findf(w, "%sconv1.weight", p);
     int64_t vw = dimf(cw, 4, 0);
     if (vw && vw != v->width)
-        return vc_fail(ctx, VC_STATUS_UNSUPPORTED,
+        return vc_fail(ctx, VC_STATUS_MODEL_MISMATCH,
                        "CLIP vision width %lld differs from the built-in ViT-H-14 (%d); its head count cannot be read "
                        "from the tensor shapes: give the model's YAML config (--config) with its open_clip arch",
                        (long long)vw, v->width);
@@ -406,8 +406,6 @@ vc_status vc_config_fill_from_weights(vc_context *ctx, const vc_weights *w, vc_m
         vc_model_config preset = *cfg;
         fill_unet(ctx, w, &cfg->unet);
         fill_vae(w, &cfg->vae);
-        st = fill_clip(ctx, w, cfg);
-        if (st != VC_STATUS_OK) return st;
         /* heads = width / num_head_channels (contract §2.2.5): the preset's
          * head width is kept; a width it does not divide means the file needs its YAML */
         const vc_unet_config *u = &cfg->unet;
@@ -415,11 +413,13 @@ vc_status vc_config_fill_from_weights(vc_context *ctx, const vc_weights *w, vc_m
         for (int l = 0; l < u->n_levels; l++) {
             int64_t wl = (int64_t)u->model_channels * u->channel_mult[l];
             if (wl % d)
-                return vc_fail(ctx, VC_STATUS_UNSUPPORTED,
+                return vc_fail(ctx, VC_STATUS_MODEL_MISMATCH,
                                "UNet level %d width %lld is not a multiple of num_head_channels %lld of the %s preset; "
                                "head counts are not recoverable from tensor shapes: give the model's YAML config "
                                "(--config)", l, (long long)wl, (long long)d, cfg->variant_id);
         }
+        st = fill_clip(ctx, w, cfg);
+        if (st != VC_STATUS_OK) return st;
         if (memcmp(&preset.unet, &cfg->unet, sizeof cfg->unet) || memcmp(&preset.vae, &cfg->vae, sizeof cfg->vae))
             vc_log(ctx, VC_LOG_WARN, "model sizes differ from the %s preset; sizes taken from the tensor shapes, "
                    "UNet heads of %d channels assumed (give the YAML config to be sure)", cfg->variant_id, u->num_head_channels);

@@ -711,7 +711,7 @@ static vc_status read_unet(yreader *r, ynode *uc, vc_model_config *cfg)
     static const char *const classes[] = {"openaimodel3d.UNetModel", NULL};
     const char *path = "model.params.unet_config";
     TRY(req_target(r, uc, path, classes, NULL));
-    ynode *p;
+    ynode *p = NULL;
     TRY(req_map(r, uc, path, "params", &p));
     path = "model.params.unet_config.params";
     vc_unet_config *u = &cfg->unet;
@@ -788,7 +788,7 @@ static vc_status read_vae(yreader *r, ynode *fc, vc_model_config *cfg)
     static const char *const classes[] = {"AutoencoderKL", NULL};
     const char *path = "model.params.first_stage_config";
     TRY(req_target(r, fc, path, classes, NULL));
-    ynode *p, *dd;
+    ynode *p = NULL, *dd = NULL;
     TRY(req_map(r, fc, path, "params", &p));
     path = "model.params.first_stage_config.params";
     vc_vae_config *v = &cfg->vae;
@@ -930,7 +930,7 @@ static vc_status validate(yreader *r, vc_model_config *cfg)
 
 static vc_status read_model(yreader *r, ynode *root, vc_model_config *cfg)
 {
-    ynode *model, *p;
+    ynode *model = NULL, *p = NULL;
     TRY(req_map(r, root, "(top)", "model", &model));
     static const char *const classes[] = {"LatentDiffusion", "LatentVisualDiffusion", NULL};
     const char *cls = NULL;
@@ -1006,7 +1006,7 @@ static vc_status read_model(yreader *r, ynode *root, vc_model_config *cfg)
         "l_simple_weight", "loss_type", "ckpt_path", "ignore_keys", "load_only_unet", "logvar_init", "random_cond",
         "scheduler_config", "base_learning_rate", "empty_params_only", "finegrained", "image_size", NULL};
     accept_keys(p, noeffect);
-    ynode *uc, *fc, *cc;
+    ynode *uc = NULL, *fc = NULL, *cc = NULL;
     TRY(req_map(r, p, path, "unet_config", &uc));
     TRY(read_unet(r, uc, cfg));
     TRY(req_map(r, p, path, "first_stage_config", &fc));
@@ -1014,7 +1014,7 @@ static vc_status read_model(yreader *r, ynode *root, vc_model_config *cfg)
     TRY(req_map(r, p, path, "cond_stage_config", &cc));
     TRY(read_text(r, cc, cfg));
     if (cfg->image_conditioned) {
-        ynode *ic;
+        ynode *ic = NULL;
         TRY(req_map(r, p, path, "cond_img_config", &ic));
         TRY(read_image_embedder(r, ic, cfg));
     }
