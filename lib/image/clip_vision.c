@@ -6,6 +6,10 @@
 #include "../backend/backend.h"
 #include "image.h"
 
+/* TEMPORARY until the weights loader lands on main: weak, so the library links
+ * without it (a missing lookup reads as a model without these tensors). */
+extern __typeof__(vc_weights_f32f) vc_weights_f32f __attribute__((weak));
+
 #define VIS "embedder.model.visual."
 
 /* Heads from the configuration: width / head_width (80 in ViT-H/14, never assumed 64). */
@@ -32,7 +36,7 @@ static vc_status vision_dims(vc_context *ctx, const vc_clip_vision_config *v, in
     return VC_STATUS_OK;
 }
 
-#define W(...) vc_weights_f32f(wts, __VA_ARGS__)
+#define W(...) (vc_weights_f32f ? vc_weights_f32f(wts, __VA_ARGS__) : NULL)
 
 vc_status vc_clip_vision_tokens(vc_context *ctx, const vc_model *model, const float *clip_in, int32_t batch,
                                 vc_tensor *tokens)
@@ -120,6 +124,7 @@ vc_status vc_clip_vision_tokens(vc_context *ctx, const vc_model *model, const fl
         op->gelu(be, hid, hid, rows * M);
         op->linear(be, hid, rows, M, pw, pb, D, x, x);
     }
+    if (st == VC_STATUS_OK) st = vc_backend_sync(be);
     if (st == VC_STATUS_OK) op->download(be, tokens->data, x, sizeof(float) * (size_t)rows * D);
     vc_arena_release(be, mark);
     if (st != VC_STATUS_OK) vc_tensor_free(tokens);

@@ -78,11 +78,22 @@ static void png_read_mem(png_structp png, png_bytep dst, size_t n)
  * to 0..255, palettes are expanded, tRNS and alpha are dropped. */
 static vc_status decode_png_rows(decode_state *s, png_structp png, png_infop info, png_bytep *volatile *rows)
 {
+    /* IHDR must come first: check the size there, before libpng reads the
+     * chunks that follow (which may be missing from a header-only file) */
+    const uint8_t *d = s->data;
+    if (s->size >= 8 + 8 + 8 && memcmp(d + 12, "IHDR", 4) == 0) {
+        uint32_t w0 = (uint32_t)d[16] << 24 | (uint32_t)d[17] << 16 | (uint32_t)d[18] << 8 | d[19];
+        uint32_t h0 = (uint32_t)d[20] << 24 | (uint32_t)d[21] << 16 | (uint32_t)d[22] << 8 | d[23];
+        if (w0 && h0) {
+            vc_status st0 = check_size(s, "PNG", w0, h0);
+            if (st0 != VC_STATUS_OK) return st0;
+        }
+    }
     if (setjmp(png_jmpbuf(png))) {
         if (s->status != VC_STATUS_OK) return s->status;
         return vc_fail(s->ctx, VC_STATUS_BAD_FORMAT, "PNG: %s", s->msg);
     }
-    png_set_user_limits(png, VC_IMAGE_MAX_DIM * 4, VC_IMAGE_MAX_DIM * 4); /* ours are checked below */
+    png_set_user_limits(png, VC_IMAGE_MAX_DIM, VC_IMAGE_MAX_DIM);
     png_set_chunk_malloc_max(png, 64u << 20);
     png_set_read_fn(png, s, png_read_mem);
     png_read_info(png, info);

@@ -6,8 +6,12 @@
 #include "../backend/backend.h"
 #include "image.h"
 
+/* TEMPORARY until the weights loader lands on main: weak, so the library links
+ * without it (a missing lookup reads as a model without these tensors). */
+extern __typeof__(vc_weights_f32f) vc_weights_f32f __attribute__((weak));
+
 #define RS "image_proj_model."
-#define W(...) vc_weights_f32f(wts, __VA_ARGS__)
+#define W(...) (vc_weights_f32f ? vc_weights_f32f(wts, __VA_ARGS__) : NULL)
 
 vc_status vc_resampler_forward(vc_context *ctx, const vc_model *model, const vc_tensor *tokens, vc_tensor *out)
 {
@@ -98,12 +102,14 @@ vc_status vc_resampler_forward(vc_context *ctx, const vc_model *model, const vc_
             op->linear(be, o, Q, F, f2, NULL, D, Lb, Lb);
         }
     }
+    if (st == VC_STATUS_OK) st = vc_backend_sync(be);
     if (st == VC_STATUS_OK) {
         for (int32_t b = 0; b < B; b++) {
             op->linear(be, L + (int64_t)b * Q * D, Q, D, pow_, pob, O, NULL, t);
             op->layer_norm(be, t, t, Q, O, nw, nb, 1e-5f);
             op->download(be, (float *)out->data + (int64_t)b * Q * O, t, sizeof(float) * (size_t)Q * O);
         }
+        st = vc_backend_sync(be);
     }
     vc_arena_release(be, mark);
     if (st != VC_STATUS_OK) vc_tensor_free(out);
