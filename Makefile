@@ -60,6 +60,9 @@ ENC_LIBS      := $(shell pkg-config --libs $(FFMPEG_PKGS))
 endif
 ifeq ($(CUDA),1)
 include kernels/cuda.mk
+else
+check-cuda:
+	$(MAKE) CUDA=1 check-cuda
 endif
 
 .SECONDARY:
@@ -133,11 +136,12 @@ install: all
 	ln -sf libvideocrafter.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libvideocrafter.so
 	install -m 644 $(AR_LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(BUILD)/videocrafter.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' pkgconfig/videocrafter.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/videocrafter.pc
 	install -m 644 vocab/bpe_simple_vocab_16e6.txt.gz vocab/LICENSE-open_clip $(DESTDIR)$(PREFIX)/share/videocrafter/
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
 	@if [ -f $(ENC_SO) ]; then \
-	    install -m 644 include/videocrafter-encode.h $(DESTDIR)$(PREFIX)/include/; \
+	    if [ -f include/videocrafter-encode.h ]; then install -m 644 include/videocrafter-encode.h $(DESTDIR)$(PREFIX)/include/; fi; \
 	    install -m 755 $(ENC_SO) $(DESTDIR)$(PREFIX)/lib/; \
 	    ln -sf libvideocrafter-encode.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libvideocrafter-encode.so.$(SOVERSION); \
 	    ln -sf libvideocrafter-encode.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libvideocrafter-encode.so; fi

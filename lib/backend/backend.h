@@ -120,6 +120,10 @@ typedef struct vc_backend_ops {
     /* y[n, ca+cb, S] = concat(a[n, ca, S], b[n, cb, S]) along channels (a first) */
     void (*concat_channels)(vc_backend *be, const float *a, int32_t ca, const float *b, int32_t cb,
                             float *y, int64_t n, int64_t S);
+
+    /* Waits for queued work; returns the first failure since the last sync
+     * (device backends), with its text in msg. NULL: nothing can fail. */
+    vc_status (*sync)(vc_backend *be, char *msg, size_t cap);
 } vc_backend_ops;
 
 /* Stack-like working-memory arena on the backend's memory. */
@@ -141,6 +145,9 @@ struct vc_backend {
 VC_HIDDEN vc_status vc_backend_create(vc_context *ctx, const char *name, int32_t device,
                                       int32_t n_threads, vc_backend **out);
 VC_HIDDEN void vc_backend_destroy(vc_backend *be);
+/* Completes queued work and reports a device failure through vc_fail. Call at
+ * the end of every public operation that ran kernels. */
+VC_HIDDEN vc_status vc_backend_sync(vc_backend *be);
 
 /* The CPU backend (lib/backend/cpu/). */
 VC_HIDDEN vc_status vc_cpu_backend_create(vc_context *ctx, int32_t n_threads, vc_backend **out);

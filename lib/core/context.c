@@ -161,7 +161,10 @@ vc_status vc_context_create(const vc_context_params *user, vc_context **out)
         memcpy(msg, ctx->errmsg, sizeof msg);
         vc_context_free(ctx);
         vc_fail(NULL, st, "%s", msg);
-        vc_log(NULL, VC_LOG_ERROR, "%s", msg);
+        if (p.log_level <= VC_LOG_ERROR) { /* the caller's log settings, as the context would have */
+            if (p.log_callback) p.log_callback(VC_LOG_ERROR, msg, p.log_user_data);
+            else fprintf(stderr, "videocrafter: error: %s\n", msg);
+        }
         return st;
     }
     *out = ctx;

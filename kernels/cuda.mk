@@ -1,0 +1,30 @@
+# kernels/cuda.mk - the CUDA backend, included by the Makefile when CUDA=1.
+CUDA_HOME     ?= /usr/local/cuda
+CUDA_ARCHS    ?= 80 90
+NVCC_FLAGS    := -std=c++17 -O3 $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+                 -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Werror -Werror all-warnings -Ikernels
+CUDA_CU       := $(wildcard kernels/*.cu)
+CUDA_CU_OBJ   := $(CUDA_CU:%.cu=$(BUILD)/obj/%.o)
+CUDA_C_SRC    := $(wildcard lib/backend/cuda/*.c)
+CUDA_C_OBJ    := $(CUDA_C_SRC:%.c=$(BUILD)/obj/%.o)
+CUDA_SO       := $(BUILD)/libvideocrafter-cuda.so.$(VERSION)
+TARGETS       += $(CUDA_SO)
+
+$(BUILD)/obj/kernels/%.o: kernels/%.cu kernels/vc_kernels.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
+
+$(BUILD)/obj/lib/backend/cuda/%.o: CFLAGS_ALL += -I$(CUDA_HOME)/include
+
+$(CUDA_SO): $(CUDA_CU_OBJ) $(CUDA_C_OBJ)
+	$(CC) -shared -Wl,-soname,libvideocrafter-cuda.so.$(SOVERSION) -Wl,--version-script=lib/videocrafter.map \
+	    -Wl,--no-undefined $(LDFLAGS_ALL) -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++ -lm
+	ln -sf libvideocrafter-cuda.so.$(VERSION) $(BUILD)/libvideocrafter-cuda.so.$(SOVERSION)
+
+$(BUILD)/test/cuda/test_cuda_backend: test/cuda/test_cuda_backend.c $(AR_LIB) $(CUDA_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(AR_LIB) $(LIBS)
+
+# Kernel checks against the CPU backend; they skip, saying so, without a GPU.
+check-cuda: all $(BUILD)/test/cuda/test_cuda_backend
+	LD_LIBRARY_PATH=$(BUILD) $(BUILD)/test/cuda/test_cuda_backend

@@ -1,0 +1,53 @@
+/* vc_kernels.h - C entry points of the hand-written CUDA kernels in kernels/.
+ * All pointers are device pointers; all launches go to the given stream and
+ * return 0 or a cudaError_t value. */
+#ifndef VC_KERNELS_H
+#define VC_KERNELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct CUstream_st *vck_stream;
+
+int vck_fill(vck_stream s, float *y, float v, int64_t n);
+int vck_im2col(vck_stream s, const float *x, int ci, int h, int w, int kh, int kw, int stride, int pt, int pl,
+               int oh, int ow, float *cols);
+/* y[n, C, S] += bias[C] (bias may be NULL) and += residual[n, C, S] (may be NULL) */
+int vck_bias_residual(vck_stream s, float *y, const float *bias, const float *residual, int64_t n, int C, int64_t S);
+int vck_group_norm(vck_stream s, const float *x, float *y, int n, int C, int64_t S, int G, const float *gamma,
+                   const float *beta, float eps, bool silu);
+int vck_layer_norm(vck_stream s, const float *x, float *y, int64_t rows, int D, const float *gamma,
+                   const float *beta, float eps);
+
+typedef struct vck_attn {
+    const float *q, *k, *v;
+    float *o;
+    int n_seq, heads, lq, lk, d, kv_group;
+    int64_t q_tok, k_tok, v_tok, o_tok, q_seq, k_seq, v_seq, o_seq;
+    float scale;
+    const float *rel_k, *rel_v;
+    int rel_max;
+    bool causal, accumulate;
+} vck_attn;
+int vck_attention(vck_stream s, const vck_attn *a);
+
+int vck_silu(vck_stream s, const float *x, float *y, int64_t n);
+int vck_gelu(vck_stream s, const float *x, float *y, int64_t n);
+int vck_geglu(vck_stream s, const float *x, float *y, int64_t rows, int inner);
+int vck_add(vck_stream s, const float *a, const float *b, float *y, int64_t n);
+int vck_axpby(vck_stream s, float a, const float *x, float b, float *y, int64_t n);
+int vck_scale(vck_stream s, const float *x, float f, float *y, int64_t n);
+int vck_add_channel(vck_stream s, float *x, const float *v, int64_t n, int C, int64_t S, int64_t v_stride);
+int vck_permute(vck_stream s, const float *x, float *y, int ndim, const int64_t *shape, const int *perm);
+int vck_upsample2x(vck_stream s, const float *x, float *y, int64_t nc, int h, int w);
+int vck_concat_channels(vck_stream s, const float *a, int ca, const float *b, int cb, float *y, int64_t n,
+                        int64_t S);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

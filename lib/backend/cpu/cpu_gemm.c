@@ -1,0 +1,234 @@
+/* cpu_gemm.c - the GEMM-based ops: gemm, linear, conv2d, conv_temporal.
+ * All OpenBLAS calls happen here, on the calling thread, outside parallel
+ * regions (cpu_internal.h). */
+#include <cblas.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+static void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)m,
+                (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+}
+
+void cpu_gemm(vc_backend *be, const vc_gemm_args *g)
+{
+    if (g->m <= 0 || g->n <= 0 || g->batch <= 0) return;
+    cpu_blas_threads(be);
+    for (int32_t i = 0; i < g->batch; i++)
+        sgemm(g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha, g->a + i * g->stride_a, g->lda,
+              g->b + i * g->stride_b, g->ldb, g->beta, g->c + i * g->stride_c, g->ldc);
+}
+
+/* Before a GEMM that accumulates into y [rows, cols] (row stride ld): y = bias
+ * (per column for linear, per row for convs), or y keeps the residual it
+ * aliases. Returns the beta to use; *post_bias says the bias still has to be
+ * added afterwards (aliased residual). PyTorch's addmm also starts from the
+ * bias, so the non-aliased case rounds the same way. */
+static float gemm_prologue(vc_backend *be, float *y, int64_t rows, int64_t cols, int64_t ld, const float *bias,
+                           int64_t per_row_mod, const float *residual, bool *post_bias, bool force_beta1)
+{
+    *post_bias = false;
+    if (residual == y) {
+        *post_bias = bias != NULL;
+        return 1.0f;
+    }
+    if (bias || force_beta1) {
+        cpu_rows_set_bias(be, y, rows, cols, ld, bias, per_row_mod);
+        return 1.0f;
+    }
+    return 0.0f;
+}
+
+typedef struct bias_add_job {
+    float *y;
+    const float *bias;
+    int64_t cols, per_row_mod; /* per_row_mod > 0: bias index = row % per_row_mod, else column */
+} bias_add_job;
+
+static void bias_add_task(void *arg, int64_t b, int64_t e, int32_t tid)
+{
+    bias_add_job *j = arg;
+    for (int64_t r = b; r < e; r++) {
+        float *yr = j->y + r * j->cols;
+        if (j->per_row_mod > 0) {
+            float v = j->bias[r % j->per_row_mod];
+            for (int64_t c = 0; c < j->cols; c++) yr[c] += v;
+        } else {
+            for (int64_t c = 0; c < j->cols; c++) yr[c] += j->bias[c];
+        }
+    }
+}
+
+static void bias_add(vc_backend *be, float *y, int64_t rows, int64_t cols, const float *bias, int64_t per_row_mod)
+{
+    bias_add_job j = {y, bias, cols, per_row_mod};
+    int64_t grain = cols > 0 ? 16384 / cols : 1;
+    cpu_parallel_for(be, rows, grain < 1 ? 1 : grain, bias_add_task, &j);
+}
+
+void cpu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *bias,
+                int32_t out, const float *residual, float *y)
+{
+    if (rows <= 0 || out <= 0) return;
+    bool post_bias;
+    float beta = gemm_prologue(be, y, rows, out, out, bias, 0, residual, &post_bias, false);
+    cpu_blas_threads(be);
+    /* OpenBLAS takes 32-bit sizes: split very tall inputs */
+    const int64_t max_rows = (int64_t)1 << 30;
+    for (int64_t r0 = 0; r0 < rows; r0 += max_rows) {
+        int64_t nr = rows - r0 < max_rows ? rows - r0 : max_rows;
+        sgemm(false, true, nr, out, in, 1.0f, x + r0 * in, in, w, in, beta, y + r0 * out, out);
+    }
+    if (post_bias) bias_add(be, y, rows, out, bias, 0);
+    else if (residual && residual != y) cpu_add_inplace(be, y, residual, rows * out);
+}
+
+/* ---------------------------------------------------------------- conv2d */
+typedef struct im2col_job {
+    const float *x;       /* one image [ci, h, w] */
+    float *col;           /* [kc, np] */
+    int64_t k0, p0, np;
+    int32_t h, w, kh, kw, ow, stride, pt, pl;
+} im2col_job;
+
+static void im2col_task(void *arg, int64_t b, int64_t e, int32_t tid)
+{
+    im2col_job *j = arg;
+    const int64_t khw = (int64_t)j->kh * j->kw;
+    for (int64_t r = b; r < e; r++) {
+        int64_t k = j->k0 + r;
+        int64_t c = k / khw;
+        int32_t u = (int32_t)((k / j->kw) % j->kh), v = (int32_t)(k % j->kw);
+        const float *plane = j->x + c * j->h * j->w;
+        float *dst = j->col + r * j->np;
+        int64_t p = j->p0, p1 = j->p0 + j->np;
+        while (p < p1) {
+            int64_t oy = p / j->ow, ox = p % j->ow;
+            int64_t seg = j->ow - ox < p1 - p ? j->ow - ox : p1 - p;
+            int64_t iy = oy * j->stride - j->pt + u;
+            if (iy < 0 || iy >= j->h) {
+                memset(dst, 0, (size_t)seg * sizeof(float));
+            } else {
+                const float *row = plane + iy * j->w;
+                if (j->stride == 1) {
+                    /* ix = ox - pl + v, valid for ix in [0, w) */
+                    int64_t ix0 = ox - j->pl + v;
+                    int64_t a = ix0 < 0 ? -ix0 : 0;             /* leading zeros */
+                    int64_t bnd = j->w - ix0;                   /* first invalid offset */
+                    if (bnd > seg) bnd = seg;
+                    if (a > seg) a = seg;
+                    int64_t q = 0;
+                    for (; q < a; q++) dst[q] = 0.0f;
+                    if (bnd > a) {
+                        memcpy(dst + a, row + ix0 + a, (size_t)(bnd - a) * sizeof(float));
+                        q = bnd;
+                    }
+                    for (; q < seg; q++) dst[q] = 0.0f;
+                } else {
+                    for (int64_t q = 0; q < seg; q++) {
+                        int64_t ix = (ox + q) * j->stride - j->pl + v;
+                        dst[q] = ix >= 0 && ix < j->w ? row[ix] : 0.0f;
+                    }
+                }
+            }
+            dst += seg;
+            p += seg;
+        }
+    }
+}
+
+void cpu_conv2d(vc_backend *be, const vc_conv2d_args *a)
+{
+    const int64_t oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
+    const int64_t ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
+    const int64_t P = oh * ow, K = (int64_t)a->ci * a->kh * a->kw;
+    if (a->n <= 0 || a->co <= 0 || P <= 0) return;
+    bool post_bias;
+    float beta = gemm_prologue(be, a->y, (int64_t)a->n * a->co, P, P, a->bias, a->co, a->residual, &post_bias, false);
+    cpu_blas_threads(be);
+    const bool direct = a->kh == 1 && a->kw == 1 && a->stride == 1 && a->pad_top == 0 && a->pad_left == 0 &&
+                        a->pad_bottom == 0 && a->pad_right == 0;
+    float *col = cpu_of(be)->scratch;
+    int64_t kc = K < CPU_SCRATCH_FLOATS ? K : CPU_SCRATCH_FLOATS;
+    int64_t cols = kc > 0 ? CPU_SCRATCH_FLOATS / kc : P;
+    if (cols > P) cols = P;
+    for (int32_t img = 0; img < a->n; img++) {
+        const float *xn = a->x + (int64_t)img * a->ci * a->h * a->w;
+        float *yn = a->y + (int64_t)img * a->co * P;
+        if (direct) {
+            sgemm(false, false, a->co, P, a->ci, 1.0f, a->weight, a->ci, xn, P, beta, yn, P);
+            continue;
+        }
+        if (K == 0) {
+            if (beta == 0.0f) memset(yn, 0, (size_t)(a->co * P) * sizeof(float));
+            continue;
+        }
+        for (int64_t p0 = 0; p0 < P; p0 += cols) {
+            int64_t np = P - p0 < cols ? P - p0 : cols;
+            for (int64_t k0 = 0; k0 < K; k0 += kc) {
+                int64_t nk = K - k0 < kc ? K - k0 : kc;
+                im2col_job j = {.x = xn, .col = col, .k0 = k0, .p0 = p0, .np = np, .h = a->h, .w = a->w,
+                                .kh = a->kh, .kw = a->kw, .ow = (int32_t)ow, .stride = a->stride,
+                                .pt = a->pad_top, .pl = a->pad_left};
+                int64_t grain = np > 0 ? 16384 / np : 1;
+                cpu_parallel_for(be, nk, grain < 1 ? 1 : grain, im2col_task, &j);
+                sgemm(false, false, a->co, np, nk, 1.0f, a->weight + k0, K, col, np, k0 == 0 ? beta : 1.0f,
+                      yn + p0, P);
+            }
+        }
+    }
+    if (post_bias) bias_add(be, a->y, (int64_t)a->n * a->co, P, a->bias, a->co);
+    else if (a->residual && a->residual != a->y) cpu_add_inplace(be, a->y, a->residual, (int64_t)a->n * a->co * P);
+}
+
+/* --------------------------------------------------------- conv_temporal */
+typedef struct repack_job {
+    const float *w;
+    float *dst;
+    int64_t o0, ci, kt, tau;
+} repack_job;
+
+static void repack_task(void *arg, int64_t b, int64_t e, int32_t tid)
+{
+    repack_job *j = arg;
+    for (int64_t r = b; r < e; r++) {
+        const float *src = j->w + (j->o0 + r) * j->ci * j->kt + j->tau;
+        float *d = j->dst + r * j->ci;
+        for (int64_t c = 0; c < j->ci; c++) d[c] = src[c * j->kt];
+    }
+}
+
+void cpu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S, const float *w,
+                       const float *bias, int32_t co, int32_t kt, const float *residual, float *y)
+{
+    if (B <= 0 || co <= 0 || T <= 0 || S <= 0) return;
+    const int64_t TS = (int64_t)T * S;
+    bool post_bias;
+    /* §5.4: padding kt/2 frames each side; every tap accumulates, so start from bias or 0 */
+    gemm_prologue(be, y, (int64_t)B * co, TS, TS, bias, co, residual, &post_bias, true);
+    cpu_blas_threads(be);
+    const int32_t pad = kt / 2;
+    float *wt = cpu_of(be)->scratch;
+    int64_t oc = ci > 0 ? CPU_SCRATCH_FLOATS / ci : co;
+    if (oc > co) oc = co;
+    for (int32_t tau = 0; tau < kt && ci > 0; tau++) {
+        int32_t t0 = pad - tau > 0 ? pad - tau : 0;
+        int32_t t1 = T + pad - tau < T ? T + pad - tau : T;
+        if (t1 <= t0) continue;
+        for (int64_t o0 = 0; o0 < co; o0 += oc) {
+            int64_t no = co - o0 < oc ? co - o0 : oc;
+            repack_job j = {w, wt, o0, ci, kt, tau};
+            cpu_parallel_for(be, no, 16, repack_task, &j);
+            for (int32_t b = 0; b < B; b++) {
+                const float *xb = x + (int64_t)b * ci * TS + (int64_t)(t0 + tau - pad) * S;
+                float *yb = y + ((int64_t)b * co + o0) * TS + (int64_t)t0 * S;
+                sgemm(false, false, no, (int64_t)(t1 - t0) * S, ci, 1.0f, wt, ci, xb, TS, 1.0f, yb, TS);
+            }
+        }
+    }
+    if (post_bias) bias_add(be, y, (int64_t)B * co, TS, bias, co);
+    else if (residual && residual != y) cpu_add_inplace(be, y, residual, (int64_t)B * co * TS);
+}
