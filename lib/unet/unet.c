@@ -137,10 +137,17 @@ static void perm4(run *r, const float *x, float *y, int64_t d0, int64_t d1, int6
     r->op->permute(r->be, x, y, 4, shape, perm);
 }
 
+/* y = x W^T + b (+ res) on rows that hold B equal, contiguous per-video slabs.
+ * Each video is its own GEMM: OpenBLAS rounds some shapes differently when M
+ * changes, and this keeps a batch of 2B (guidance batching) bit-identical to
+ * two batches of B. */
 static void lin(run *r, const float *x, int64_t rows, int32_t in, const float *w, const float *b, int32_t out,
                 const float *res, float *y)
 {
-    r->op->linear(r->be, x, rows, in, w, b, out, res, y);
+    const int64_t per = rows / r->B;
+    for (int32_t v = 0; v < r->B; v++)
+        r->op->linear(r->be, x + v * per * in, per, in, w, b, out, res ? res + v * per * out : NULL,
+                      y + v * per * out);
 }
 
 static bool cancelled(run *r)
@@ -379,16 +386,20 @@ static void basic_block(run *r, const char *p, float *a, int64_t rows, int32_t C
     /* GEGLU feed-forward (§5.5), in row chunks */
     r->op->layer_norm(r->be, a, nrm, rows, C, n3w, n3b, 1e-5f);
     {
+        /* chunks within each video, so the GEMM shapes do not depend on the batch */
+        const int64_t per = rows / r->B;
         int64_t chunk = FF_CHUNK_FLOATS / (8 * (int64_t)C);
         if (chunk < 256) chunk = 256;
-        if (chunk > rows) chunk = rows;
+        if (chunk > per) chunk = per;
         float *hid = buf(r, chunk * 8 * C), *gg = buf(r, chunk * 4 * C);
         if (r->st) goto done;
-        for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-            int64_t m = rows - r0 < chunk ? rows - r0 : chunk;
-            lin(r, nrm + r0 * C, m, C, fw1, fb1, 8 * C, NULL, hid);
-            r->op->geglu(r->be, hid, gg, m, 4 * C);
-            lin(r, gg, m, 4 * C, fw2, fb2, C, a + r0 * C, a + r0 * C);
+        for (int64_t v0 = 0; v0 < rows; v0 += per) {
+            for (int64_t r0 = v0; r0 < v0 + per; r0 += chunk) {
+                int64_t m = v0 + per - r0 < chunk ? v0 + per - r0 : chunk;
+                r->op->linear(r->be, nrm + r0 * C, m, C, fw1, fb1, 8 * C, NULL, hid);
+                r->op->geglu(r->be, hid, gg, m, 4 * C);
+                r->op->linear(r->be, gg, m, 4 * C, fw2, fb2, C, a + r0 * C, a + r0 * C);
+            }
         }
     }
 done:
