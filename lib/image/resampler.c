@@ -6,12 +6,8 @@
 #include "../backend/backend.h"
 #include "image.h"
 
-/* TEMPORARY until the weights loader lands on main: weak, so the library links
- * without it (a missing lookup reads as a model without these tensors). */
-extern __typeof__(vc_weights_f32f) vc_weights_f32f __attribute__((weak));
-
 #define RS "image_proj_model."
-#define W(...) (vc_weights_f32f ? vc_weights_f32f(wts, __VA_ARGS__) : NULL)
+#define W(...) vc_weights_f32f(wts, __VA_ARGS__)
 
 vc_status vc_resampler_forward(vc_context *ctx, const vc_model *model, const vc_tensor *tokens, vc_tensor *out)
 {
