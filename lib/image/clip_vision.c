@@ -83,7 +83,7 @@ vc_status vc_clip_vision_tokens(vc_context *ctx, const vc_model *model, const fl
     op->permute(be, patches, a, 3, pshape, perm);
     for (int32_t b = 0; b < batch; b++) {
         float *xb = x + (int64_t)b * N * D;
-        op->copy(be, xb, cls, sizeof(float) * (size_t)D);
+        op->upload(be, xb, cls, sizeof(float) * (size_t)D); /* weights are host arrays */
         op->copy(be, xb + D, a + (int64_t)b * P * D, sizeof(float) * (size_t)P * D);
         op->add(be, xb, pos, xb, (int64_t)N * D);
     }

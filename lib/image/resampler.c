@@ -58,7 +58,8 @@ vc_status vc_resampler_forward(vc_context *ctx, const vc_model *model, const vc_
     }
     op->upload(be, tin, tokens->data, sizeof(float) * (size_t)B * N * E);
     op->linear(be, tin, (int64_t)B * N, E, piw, pib, D, NULL, x);
-    for (int32_t b = 0; b < B; b++) op->copy(be, L + (int64_t)b * Q * D, lat, sizeof(float) * (size_t)Q * D);
+    for (int32_t b = 0; b < B; b++) /* weights are host arrays */
+        op->upload(be, L + (int64_t)b * Q * D, lat, sizeof(float) * (size_t)Q * D);
 
     /* §3.4 Quirk: 1/sqrt(64) applied as 64^(-1/4) to q and to k separately */
     const float s = (float)(1.0 / sqrt(sqrt((double)dh)));
