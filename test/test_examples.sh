@@ -61,9 +61,9 @@ run() {
 }
 # the positional OUTDIR comes last for the wrappers below
 c_ex()   { "$tmp/t2v_png" "$model" "$prompt" "$1" --config "$config" --steps 2 --frames 3 --height 64 --width 96 --threads 2; }
-cpp_ex() { "$tmp/t2v_cpp" "$model" "$prompt" "$1" "$config" 2 3 64 96; }
+cpp_ex() { "$tmp/t2v_cpp" "$model" "$prompt" "$1" "$config" 2 3 64 96 2; }
 py_ex()  { PYTHONPATH=bindings/python python3 examples/python/t2v.py "$model" "$prompt" "$1" --config "$config" --steps 2 --frames 3 --height 64 --width 96 --threads 2; }
-lua_ex() { LUA_PATH="bindings/lua/?.lua;;" luajit examples/lua/t2v.lua "$model" "$prompt" "$1" "$config" 2 3 64 96; }
+lua_ex() { LUA_PATH="bindings/lua/?.lua;;" luajit examples/lua/t2v.lua "$model" "$prompt" "$1" "$config" 2 3 64 96 2; }
 run c c_ex
 run cpp cpp_ex
 run python py_ex

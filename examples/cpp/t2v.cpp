@@ -1,7 +1,7 @@
 // t2v.cpp - the C API from C++ with small RAII wrappers (kept here, not in the library).
 //
 //   c++ -std=c++11 t2v.cpp $(pkg-config --cflags --libs videocrafter) -o t2v_cpp
-//   ./t2v_cpp model.ckpt "a red panda in the snow" out/ [config.yaml] [steps] [frames] [height] [width]
+//   ./t2v_cpp model.ckpt "a red panda in the snow" out/ [config.yaml] [steps] [frames] [height] [width] [threads]
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -74,12 +74,12 @@ inline model_ptr load_model(vc_context *ctx, const std::string &path, const char
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        std::fprintf(stderr, "usage: %s MODEL PROMPT OUTDIR [CONFIG|-] [STEPS] [FRAMES] [HEIGHT] [WIDTH]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s MODEL PROMPT OUTDIR [CONFIG|-] [STEPS] [FRAMES] [HEIGHT] [WIDTH] [THREADS]\n", argv[0]);
         return 2;
     }
     const char *config = argc > 4 && std::string(argv[4]) != "-" ? argv[4] : nullptr;
     try {
-        vcpp::context_ptr ctx = vcpp::make_context();
+        vcpp::context_ptr ctx = vcpp::make_context(argc > 9 ? std::atoi(argv[9]) : 0);
         vcpp::model_ptr model = vcpp::load_model(ctx.get(), argv[1], config);
 
         vc_sampler_params sp;
