@@ -472,7 +472,7 @@ static void test_vocab_override(void **state)
     /* truncated gzip, too few lines, a malformed line */
     f = fopen(badpath, "wb");
     assert_non_null(f);
-    fwrite(gz, 1, gz_len / 2, f);
+    fwrite(gz, 1, 50000, f); /* inside the 48894 merge lines */
     fclose(f);
     p.vocab_path = badpath;
     assert_int_equal(vc_context_create(&p, &ctx), VC_STATUS_OK);

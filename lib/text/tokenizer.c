@@ -48,17 +48,6 @@ struct vc_tokenizer {
     size_t scratch_cap, heap_cap;
 };
 
-static uint64_t hash_bytes(const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211ull;
-    }
-    return h ^ (h >> 29);
-}
-
 static uint64_t hash_u64(uint64_t x)
 {
     x ^= x >> 33;
@@ -67,6 +56,18 @@ static uint64_t hash_u64(uint64_t x)
     x *= 0xc4ceb9fe1a85ec53ull;
     x ^= x >> 33;
     return x;
+}
+
+/* FNV-1a, then a finaliser so the low bits (the table index) are well mixed */
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ull;
+    }
+    return hash_u64(h);
 }
 
 /* ---------------------------------------------------- byte alphabet (§2.3) */
@@ -142,7 +143,7 @@ static vc_status inflate_all(vc_context *ctx, const char *what, const unsigned c
         memset(&zs, 0, sizeof zs);
         if (inflateInit2(&zs, 15 + 32) != Z_OK)
             return vc_fail(ctx, VC_STATUS_OUT_OF_MEMORY, "%s: cannot start zlib", what);
-        size_t cap = 4u << 20, n = 0;
+        size_t cap = 1u << 20, n = 0, lines = 0;
         char *buf = malloc(cap + 1);
         if (!buf) {
             inflateEnd(&zs);
@@ -168,10 +169,15 @@ static vc_status inflate_all(vc_context *ctx, const char *what, const unsigned c
                 buf = nb;
                 cap *= 2;
             }
+            size_t chunk = cap - n < 65536 ? cap - n : 65536;
             zs.next_out = (unsigned char *)buf + n;
-            zs.avail_out = (uInt)(cap - n);
+            zs.avail_out = (uInt)chunk;
             zr = inflate(&zs, Z_NO_FLUSH);
-            n = cap - zs.avail_out;
+            size_t got = chunk - zs.avail_out;
+            for (size_t i = n; i < n + got; i++) lines += buf[i] == '\n';
+            n += got;
+            /* only the header and the merges are used (spec §2.3): stop there */
+            if (zr == Z_OK && lines > VC_TEXT_N_MERGES) zr = Z_STREAM_END;
             if (zr == Z_BUF_ERROR && zs.avail_in == 0) break; /* truncated stream */
         } while (zr == Z_OK || (zr == Z_BUF_ERROR && n == cap));
         inflateEnd(&zs);
