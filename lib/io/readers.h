@@ -24,11 +24,17 @@ VC_HIDDEN bool vc_strmap_get(const vc_strmap *m, const char *key, size_t len, si
 /* A read-only view of a ZIP archive held in memory (usually an mmap).
  * Stored entries are returned zero-copy; deflated entries are inflated with
  * zlib (CRC-checked) into buffers the archive owns, with at most
- * VC_ZIP_MAX_RATIO output bytes per input byte and VC_ZIP_MAX_INFLATE bytes
- * per entry, so a zip bomb is refused before it allocates. */
+ * VC_ZIP_MAX_RATIO output bytes per input byte, VC_ZIP_MAX_INFLATE bytes
+ * per entry and VC_ZIP_INFLATE_BASE + VC_ZIP_INFLATE_PER_BYTE x archive size
+ * in total (entries may share compressed bytes), so a zip bomb is refused
+ * before it allocates. Stored entries' CRCs are not checked (that would read
+ * every byte of a multi-GB mmap); deflated ones are. */
 #define VC_ZIP_MAX_RATIO 1100u            /* deflate cannot exceed ~1032:1 */
 #define VC_ZIP_MAX_INFLATE ((uint64_t)16 << 30)
 #define VC_ZIP_MAX_ENTRIES 10000000u
+/* All inflated entries of one archive together: 64 MiB + 16 x the archive size. */
+#define VC_ZIP_INFLATE_BASE ((uint64_t)64 << 20)
+#define VC_ZIP_INFLATE_PER_BYTE 16u
 
 typedef struct vc_zip vc_zip;
 typedef struct vc_zip_entry {
@@ -132,16 +138,41 @@ typedef struct vc_ckpt_tensor {
     const float *data;        /* numel float32 values, C order */
 } vc_ckpt_tensor;
 
-/* torch.save-format zip (protocol 2 pickle, stored entries, 64-byte aligned
- * data). dtype F32/F16/BF16 for all tensors. wrapper NONE (bare OrderedDict),
- * STATE_DICT ({'state_dict': sd}), LIGHTNING ({'epoch','global_step',
- * 'pytorch-lightning_version','state_dict','optimizer_states'}), DEEPSPEED
- * ({'module': {'_forward_module.'+k: v}}). `folder` is the archive's top
- * folder (NULL: "archive"). */
+/* torch.save-format zip (protocol 2 pickle like torch.save: OrderedDict +
+ * _rebuild_tensor_v2 + Float/Half/BFloat16Storage persistent ids, one storage
+ * record per tensor, stored entries whose data start at multiples of 64 via
+ * an 'FB' extra field, plus version and byteorder records). dtype F32/F16/BF16
+ * for all tensors. wrapper NONE (bare OrderedDict), STATE_DICT ({'state_dict':
+ * sd, 'epoch', 'global_step'}), LIGHTNING (adds 'pytorch-lightning_version',
+ * 'optimizer_states', 'lr_schedulers' and a 'hyper_parameters' placeholder
+ * object, as a trainer writes), DEEPSPEED ({'module': {'_forward_module.'+k: v}}). */
+typedef struct vc_ckpt_write_opts {
+    const char *folder;       /* archive top folder; NULL: "archive" */
+    bool force_zip64;         /* ZIP64 records even for small files (tests) */
+    bool deflate;             /* deflate entries (tests; torch.save never does) */
+} vc_ckpt_write_opts;
+
 VC_HIDDEN vc_status vc_ckpt_write_zip(vc_context *ctx, const char *path, const vc_ckpt_tensor *tensors,
                                       size_t n, vc_dtype dtype, vc_ckpt_wrapper wrapper, const char *folder);
-/* safetensors file; dtype F32/F16/BF16. */
+/* A zip archive of arbitrary entries (stored, or deflated with opts->deflate). */
+typedef struct vc_zip_src {
+    const char *name;
+    const uint8_t *data;
+    size_t len;
+} vc_zip_src;
+VC_HIDDEN vc_status vc_zip_build(vc_context *ctx, const vc_zip_src *entries, size_t n, const vc_ckpt_write_opts *opts,
+                                 uint8_t **out, size_t *len);
+/* The same into a malloc'd buffer (*out, *len; free with free()). */
+VC_HIDDEN vc_status vc_ckpt_build_zip(vc_context *ctx, const vc_ckpt_tensor *tensors, size_t n, vc_dtype dtype,
+                                      vc_ckpt_wrapper wrapper, const vc_ckpt_write_opts *opts, uint8_t **out,
+                                      size_t *len);
+/* Builds only the data.pkl bytes (for tests and fuzz seeds). */
+VC_HIDDEN vc_status vc_ckpt_build_pickle(vc_context *ctx, const vc_ckpt_tensor *tensors, size_t n, vc_dtype dtype,
+                                         vc_ckpt_wrapper wrapper, uint8_t **out, size_t *len);
+/* safetensors file / buffer; dtype F32/F16/BF16; header padded to 8 bytes. */
 VC_HIDDEN vc_status vc_ckpt_write_safetensors(vc_context *ctx, const char *path, const vc_ckpt_tensor *tensors,
                                               size_t n, vc_dtype dtype);
+VC_HIDDEN vc_status vc_ckpt_build_safetensors(vc_context *ctx, const vc_ckpt_tensor *tensors, size_t n,
+                                              vc_dtype dtype, uint8_t **out, size_t *len);
 
 #endif

@@ -16,7 +16,7 @@ struct vc_zip {
     vc_zip_entry *entries;
     uint64_t *data_offset;    /* resolved lazily from the local header; UINT64_MAX = not yet */
     uint8_t **inflated;       /* per entry, owned */
-    uint64_t owned;
+    uint64_t owned, inflate_budget;
     vc_strmap names;
 };
 
@@ -64,6 +64,7 @@ vc_status vc_zip_open_mem(vc_context *ctx, const char *what, const uint8_t *data
     z->data = data;
     z->size = size;
     z->what = what;
+    z->inflate_budget = VC_ZIP_INFLATE_BASE + (uint64_t)size * VC_ZIP_INFLATE_PER_BYTE;
     vc_status st;
     uint64_t eocd;
     if (!find_eocd(z, &eocd)) {
@@ -213,6 +214,11 @@ static vc_status inflate_entry(vc_context *ctx, vc_zip *z, size_t i, const uint8
                        "%s: zip entry '%s' declares %llu bytes from %llu compressed (limit %u:1 and %llu bytes): refused as a zip bomb",
                        z->what, en->name, (unsigned long long)en->size, (unsigned long long)csize,
                        VC_ZIP_MAX_RATIO, (unsigned long long)VC_ZIP_MAX_INFLATE);
+    if (en->size > z->inflate_budget - z->owned)
+        return vc_fail(ctx, VC_STATUS_LIMIT_EXCEEDED,
+                       "%s: zip entry '%s' would inflate the archive's entries to more than %llu bytes in total "
+                       "(entries sharing compressed data?): refused as a zip bomb",
+                       z->what, en->name, (unsigned long long)z->inflate_budget);
     uint8_t *buf = malloc(en->size ? en->size : 1);
     if (!buf) return vc_fail(ctx, VC_STATUS_OUT_OF_MEMORY, "%s: out of memory inflating '%s' (%llu bytes)",
                              z->what, en->name, (unsigned long long)en->size);
