@@ -662,6 +662,24 @@ static void test_uncond_tokens(void **state)
     vct_assert_close(&out, &ref, 1e-4, CASE " uncond_image_tokens");
     vc_tensor_free(&out);
     vc_tensor_free(&ref);
+
+    /* cancel: inside a run (no reset) it stops; a public call starts a new run */
+    vc_context_cancel(tw->ctx);
+    assert_int_equal(vc_encode_uncond_image(tw->ctx, tw->model, &out), VC_STATUS_CANCELLED);
+    assert_null(out.data);
+    vc_tensor img;
+    int64_t shape[3] = {2, 3, 3};
+    assert_int_equal(vc_tensor_alloc(&img, VC_DTYPE_U8, 3, shape), VC_STATUS_OK);
+    assert_int_equal(vc_encode_image(tw->ctx, tw->model, &img, 64, 96, 0, &out), VC_STATUS_OK);
+    assert_int_equal(out.shape[1], 16);
+    vc_tensor_free(&out);
+    /* argument checks */
+    assert_int_equal(vc_encode_image(tw->ctx, tw->model, &img, 64, 96, 0x80, &out), VC_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(vc_encode_image(tw->ctx, NULL, &img, 64, 96, 0, &out), VC_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(vc_encode_image(tw->ctx, tw->model, NULL, 64, 96, 0, &out), VC_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(vc_encode_image(tw->ctx, tw->model, &img, 64, -2, 0, &out), VC_STATUS_BAD_SIZE);
+    assert_int_equal(vc_encode_image(tw->ctx, tw->model, &img, 64, 96, 0, NULL), VC_STATUS_INVALID_ARGUMENT);
+    vc_tensor_free(&img);
 }
 
 int main(void)

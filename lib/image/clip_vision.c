@@ -6,10 +6,6 @@
 #include "../backend/backend.h"
 #include "image.h"
 
-/* TEMPORARY until the weights loader lands on main: weak, so the library links
- * without it (a missing lookup reads as a model without these tensors). */
-extern __typeof__(vc_weights_f32f) vc_weights_f32f __attribute__((weak));
-
 #define VIS "embedder.model.visual."
 
 /* Heads from the configuration: width / head_width (80 in ViT-H/14, never assumed 64). */
@@ -36,7 +32,7 @@ static vc_status vision_dims(vc_context *ctx, const vc_clip_vision_config *v, in
     return VC_STATUS_OK;
 }
 
-#define W(...) (vc_weights_f32f ? vc_weights_f32f(wts, __VA_ARGS__) : NULL)
+#define W(...) vc_weights_f32f(wts, __VA_ARGS__)
 
 vc_status vc_clip_vision_tokens(vc_context *ctx, const vc_model *model, const float *clip_in, int32_t batch,
                                 vc_tensor *tokens)
@@ -87,7 +83,7 @@ vc_status vc_clip_vision_tokens(vc_context *ctx, const vc_model *model, const fl
     op->permute(be, patches, a, 3, pshape, perm);
     for (int32_t b = 0; b < batch; b++) {
         float *xb = x + (int64_t)b * N * D;
-        op->copy(be, xb, cls, sizeof(float) * (size_t)D);
+        op->upload(be, xb, cls, sizeof(float) * (size_t)D); /* weights are host arrays */
         op->copy(be, xb + D, a + (int64_t)b * P * D, sizeof(float) * (size_t)P * D);
         op->add(be, xb, pos, xb, (int64_t)N * D);
     }

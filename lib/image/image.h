@@ -14,6 +14,11 @@
  * vision tower and the resampler; *out = owned f32 [1,16,D]. */
 VC_HIDDEN vc_status vc_encode_uncond_image(vc_context *ctx, const vc_model *model, vc_tensor *out);
 
+/* vc_encode_image without starting a new run: the cancel flag is left as it is
+ * (for the sampler, which calls it inside its own run). */
+VC_HIDDEN vc_status vc_encode_image_in_run(vc_context *ctx, const vc_model *model, const vc_tensor *image,
+                                           int32_t height, int32_t width, uint32_t flags, vc_tensor *out);
+
 /* Decodes a PNG or JPEG held in memory (format from the magic bytes) into an
  * owned u8 [H,W,3] like PIL's Image.open(...).convert("RGB") (spec §3.1 step 1).
  * max_pixels 0 means VC_IMAGE_MAX_PIXELS. Bad or truncated data: BAD_FORMAT;

@@ -102,6 +102,13 @@ vc_status vc_encode_image(vc_context *ctx, const vc_model *model, const vc_tenso
                           int32_t width, uint32_t flags, vc_tensor *out)
 {
     vc_clear_error(ctx);
+    if (ctx) atomic_store(&ctx->cancel_requested, 0); /* a new run */
+    return vc_encode_image_in_run(ctx, model, image, height, width, flags, out);
+}
+
+vc_status vc_encode_image_in_run(vc_context *ctx, const vc_model *model, const vc_tensor *image, int32_t height,
+                                 int32_t width, uint32_t flags, vc_tensor *out)
+{
     if (!out) return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT, "vc_encode_image: output tensor is NULL");
     memset(out, 0, sizeof *out);
     vc_status st = check_model(ctx, model, "vc_encode_image");
@@ -114,7 +121,6 @@ vc_status vc_encode_image(vc_context *ctx, const vc_model *model, const vc_tenso
     if (width == 0) width = model->cfg.default_width;
     st = check_size(ctx, height, width, "vc_encode_image");
     if (st != VC_STATUS_OK) return st;
-    if (ctx->cancel_requested) atomic_store(&ctx->cancel_requested, 0);
 
     vc_tensor clip_in = {0};
     st = preprocess(ctx, image, height, width, NULL, &clip_in);

@@ -6,12 +6,8 @@
 #include "../backend/backend.h"
 #include "image.h"
 
-/* TEMPORARY until the weights loader lands on main: weak, so the library links
- * without it (a missing lookup reads as a model without these tensors). */
-extern __typeof__(vc_weights_f32f) vc_weights_f32f __attribute__((weak));
-
 #define RS "image_proj_model."
-#define W(...) (vc_weights_f32f ? vc_weights_f32f(wts, __VA_ARGS__) : NULL)
+#define W(...) vc_weights_f32f(wts, __VA_ARGS__)
 
 vc_status vc_resampler_forward(vc_context *ctx, const vc_model *model, const vc_tensor *tokens, vc_tensor *out)
 {
@@ -62,7 +58,8 @@ vc_status vc_resampler_forward(vc_context *ctx, const vc_model *model, const vc_
     }
     op->upload(be, tin, tokens->data, sizeof(float) * (size_t)B * N * E);
     op->linear(be, tin, (int64_t)B * N, E, piw, pib, D, NULL, x);
-    for (int32_t b = 0; b < B; b++) op->copy(be, L + (int64_t)b * Q * D, lat, sizeof(float) * (size_t)Q * D);
+    for (int32_t b = 0; b < B; b++) /* weights are host arrays */
+        op->upload(be, L + (int64_t)b * Q * D, lat, sizeof(float) * (size_t)Q * D);
 
     /* §3.4 Quirk: 1/sqrt(64) applied as 64^(-1/4) to q and to k separately */
     const float s = (float)(1.0 / sqrt(sqrt((double)dh)));
