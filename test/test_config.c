@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -521,6 +522,122 @@ static void test_mismatch_lists_tensors(void **state)
     vc_context_free(ctx);
 }
 
+
+static void test_weights_dtype_and_estimate(void **state)
+{
+    (void)state;
+    vc_context *ctx = log_context(VC_LOG_INFO);
+    vc_model_params mp;
+    vc_model_default_params(&mp);
+    mp.config_path = vct_path("t2v_512_v1/config.yaml");
+    mp.weights_dtype = VC_DTYPE_F16;
+    vc_model *m = NULL;
+    /* f16 requested: accepted, recorded in the log, weights stay float32 (issue #10) */
+    assert_int_equal(vc_model_load(ctx, vct_path("t2v_512_v1/model.ckpt"), &mp, &m), VC_STATUS_OK);
+    assert_non_null(strstr(logbuf, "not implemented yet; weights are kept as float32"));
+    /* an older caller's shorter info struct is filled only as far as it reaches */
+    struct { uint32_t struct_size; const char *variant; bool image_conditioned; } small;
+    memset(&small, 0, sizeof small);
+    small.struct_size = (uint32_t)offsetof(vc_model_info, fps_conditioned);
+    assert_int_equal(vc_model_get_info(m, (vc_model_info *)&small), VC_STATUS_OK);
+    assert_string_equal(small.variant, "t2v-512-v1");
+    vc_model_free(m);
+    mp.weights_dtype = VC_DTYPE_I64;
+    assert_int_equal(vc_model_load(ctx, vct_path("t2v_512_v1/model.ckpt"), &mp, &m), VC_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(vc_model_load(ctx, NULL, NULL, &m), VC_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(vc_model_load(ctx, vct_path("t2v_512_v1/nope.ckpt"), NULL, &m), VC_STATUS_IO_ERROR);
+    assert_null(m);
+    vc_model_free(NULL);
+    vc_context_free(ctx);
+    /* the estimate on the official sizes (spec §10.3: ~1.5 GB at 320x512 for
+     * B = 1 with streaming attention; B = 2 here), and growth with size */
+    for (int v = 0; v < 4; v++) {
+        struct vc_model fake;
+        memset(&fake, 0, sizeof fake);
+        vc_config_preset((vc_variant)v, &fake.cfg);
+        uint64_t e512 = vc_model_estimate_run_bytes(&fake, 16, 320, 512);
+        uint64_t e1024 = vc_model_estimate_run_bytes(&fake, 16, 576, 1024);
+        printf("preset %-11s: run estimate 320x512x16 %.2f GB, 576x1024x16 %.2f GB\n", fake.cfg.variant_id, e512 / 1e9,
+               e1024 / 1e9);
+        assert_true(e512 > 1500000000ull && e512 < 8000000000ull);
+        assert_true(e1024 > 3 * e512);
+        assert_int_equal(vc_model_estimate_run_bytes(&fake, 0, 320, 512), 0);
+    }
+    assert_int_equal(vc_model_estimate_run_bytes(NULL, 16, 320, 512), 0);
+}
+
+/* `videocrafter info` (contract §3) beside this test binary: $(BUILD)/test/x -> $(BUILD)/videocrafter */
+static void test_cli_info(void **state)
+{
+    (void)state;
+    char cli[4096];
+    snprintf(cli, sizeof cli, "%s", argv0);
+    char *slash = strrchr(cli, '/');
+    if (!slash) skip();
+    *slash = 0;
+    slash = strrchr(cli, '/');
+    if (slash) *slash = 0;
+    else snprintf(cli, sizeof cli, ".");
+    strncat(cli, "/videocrafter", sizeof cli - strlen(cli) - 1);
+    if (access(cli, X_OK) != 0) {
+        printf("no CLI at %s, skipped\n", cli);
+        skip();
+    }
+    static const char *const total[4] = {"8,734,668", "8,756,404", "9,383,300", "14,666,725"};
+    for (int c = 0; c < 4; c++) {
+        char cmd[8192], out[8192];
+        snprintf(cmd, sizeof cmd, "'%s' info '%s' --config '%s' 2>&1", cli, vct_path("%s/model.ckpt", cases[c]),
+                 vct_path("%s/config.yaml", cases[c]));
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = 0;
+        int rc = pclose(p);
+        if (c == 0) printf("%s", out);
+        assert_int_equal(rc, 0);
+        char want[128];
+        snprintf(want, sizeof want, "variant     %s", case_variant[c]);
+        assert_non_null(strstr(out, want));
+        assert_non_null(strstr(out, total[c]));
+        assert_non_null(strstr(out, "CLIP text                                                  3,319,169"));
+        assert_non_null(strstr(out, "memory      320x512x16 run: weights"));
+        assert_int_equal(strstr(out, "Resampler") != NULL, c == 3);
+        /* --json: one object with the same numbers */
+        snprintf(cmd, sizeof cmd, "'%s' info '%s' --config='%s' --json", cli, vct_path("%s/model.ckpt", cases[c]),
+                 vct_path("%s/config.yaml", cases[c]));
+        p = popen(cmd, "r");
+        assert_non_null(p);
+        n = fread(out, 1, sizeof out - 1, p);
+        out[n] = 0;
+        assert_int_equal(pclose(p), 0);
+        vc_json *j;
+        assert_int_equal(vc_json_parse(NULL, "info --json", out, n, &j), VC_STATUS_OK);
+        assert_string_equal(vc_json_string(vc_json_get(j, "variant")), case_variant[c]);
+        int64_t t;
+        assert_true(vc_json_is_integer(vc_json_get(vc_json_get(j, "params"), "total"), &t));
+        char tt[32];
+        size_t o = 0;
+        for (const char *q = total[c]; *q; q++)
+            if (*q != ',') tt[o++] = *q;
+        tt[o] = 0;
+        assert_int_equal(t, atoll(tt));
+        vc_json_free(j);
+        /* without the YAML the tiny models cannot be sized (heads unknown): exit 1, message on stderr */
+        snprintf(cmd, sizeof cmd, "'%s' info '%s' 2>&1", cli, vct_path("%s/model.ckpt", cases[c]));
+        p = popen(cmd, "r");
+        assert_non_null(p);
+        n = fread(out, 1, sizeof out - 1, p);
+        out[n] = 0;
+        rc = pclose(p);
+        assert_int_equal(WEXITSTATUS(rc), 1);
+        assert_non_null(strstr(out, "videocrafter: error: loading the model:"));
+        assert_non_null(strstr(out, "--config"));
+    }
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "'%s' info >/dev/null 2>&1", cli);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -534,6 +651,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_load_with_yaml),
         cmocka_unit_test(test_load_without_yaml),
         cmocka_unit_test(test_mismatch_lists_tensors),
+        cmocka_unit_test(test_weights_dtype_and_estimate),
+        cmocka_unit_test(test_cli_info),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -538,6 +538,32 @@ static void test_views(void **s)
     vc_context_free(ctx);
 }
 
+/* A protocol-4 pickle (FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL, BINGET):
+ * the fuzz seed test/fuzz/corpus/fuzz_pickle/protocol4_views.pkl. */
+static void test_protocol4(void **s)
+{
+    (void)s;
+    vc_context *ctx = vct_context();
+    size_t n;
+    uint8_t *pk = read_file(VC_SOURCE_DIR "/test/fuzz/corpus/fuzz_pickle/protocol4_views.pkl", &n);
+    float st0[64], st1[64];
+    for (int i = 0; i < 64; i++) { st0[i] = (float)i; st1[i] = (float)(100 + i); }
+    const void *sp[2] = { st0, st1 };
+    size_t sl[2] = { sizeof st0, sizeof st1 };
+    tb b = { pk, n, n };
+    vc_weights *w;
+    uint8_t *z;
+    size_t zl;
+    if (open_custom(ctx, &b, sp, sl, 2, &w, &z, &zl) != VC_STATUS_OK) fail_msg("%s", vc_context_errmsg(ctx));
+    const float want_t[6] = { 2, 5, 3, 6, 4, 7 }, want_u[4] = { 100, 101, 102, 103 };
+    assert_memory_equal(vc_weights_f32(w, "t"), want_t, sizeof want_t);
+    assert_memory_equal(vc_weights_f32(w, "u"), want_u, sizeof want_u);
+    vc_weights_free(w);
+    free(z);
+    free(pk);
+    vc_context_free(ctx);
+}
+
 /* ---------------------------------------------------------- hostile */
 static void expect_fail(vc_context *ctx, const tb *pkl, vc_status want, const char *needle)
 {
@@ -904,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_zip),
         cmocka_unit_test(test_roundtrip_safetensors),
         cmocka_unit_test(test_views),
+        cmocka_unit_test(test_protocol4),
         cmocka_unit_test(test_hostile_tensors),
         cmocka_unit_test(test_hostile_pickles),
         cmocka_unit_test(test_truncated),

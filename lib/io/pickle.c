@@ -479,7 +479,7 @@ static bool setitems(vc_pickle *p, vc_pk *target, size_t start)
         return perr(p, VC_STATUS_BAD_FORMAT, "SETITEM on a %s", vc_pk_kind_name(target->kind)), false;
     }
     if (!grow(p, (void **)&d->items, &d->cap, d->n + n, sizeof(vc_pk *))) return false;
-    memcpy(d->items + d->n, p->stack + start, n * sizeof(vc_pk *));
+    if (n) memcpy(d->items + d->n, p->stack + start, n * sizeof(vc_pk *));
     d->n += n;
     p->sn = start;
     return true;
@@ -498,7 +498,7 @@ static bool appends(vc_pickle *p, vc_pk *target, size_t start, bool set_op)
                     vc_pk_kind_name(target->kind)), false;
     }
     if (!grow(p, (void **)&l->items, &l->cap, l->n + n, sizeof(vc_pk *))) return false;
-    memcpy(l->items + l->n, p->stack + start, n * sizeof(vc_pk *));
+    if (n) memcpy(l->items + l->n, p->stack + start, n * sizeof(vc_pk *));
     l->n += n;
     p->sn = start;
     return true;

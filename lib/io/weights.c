@@ -288,7 +288,8 @@ static vc_status add_tensor(torch_ctx *tc, const char *name, size_t name_len, co
     vc_status st = storage_bytes(tc, stor, shown, &base);
     if (st != VC_STATUS_OK) return st;
     int nd = t->ndim;
-    const int64_t *shape = t->dims, *stride = t->dims + nd;
+    static const int64_t none[1] = { 0 };   /* 0-dim tensors have no dims array */
+    const int64_t *shape = t->dims ? t->dims : none, *stride = t->dims ? t->dims + nd : none;
     /* bounds: every element offset + Σ i_k·stride_k < storage numel (§9.3) */
     int64_t numel = 1, last = t->i;
     bool empty = false;
