@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "cpu_simd.h"
 
 static void *cpu_alloc(vc_backend *be, size_t bytes)
 {
@@ -90,6 +91,8 @@ vc_status vc_cpu_backend_create(vc_context *ctx, int32_t n_threads, vc_backend *
     be->n_threads = n_threads;
     be->impl = im;
     im->n_threads = n_threads;
+    const char *simd = getenv("VC_CPU_SIMD");
+    im->simd = cpu_have_avx2() && !(simd && strcmp(simd, "0") == 0);
     im->scratch = cpu_alloc(be, (size_t)CPU_SCRATCH_FLOATS * sizeof(float));
     im->tscratch = calloc((size_t)n_threads, sizeof *im->tscratch);
     bool ok = im->scratch && im->tscratch;

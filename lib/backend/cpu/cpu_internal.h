@@ -26,13 +26,14 @@ VC_HIDDEN cpu_pool *cpu_pool_create(int32_t n_threads);
 VC_HIDDEN void cpu_pool_destroy(cpu_pool *p);
 
 /* Per-backend state (be->impl). */
-#define CPU_SCRATCH_FLOATS ((int64_t)4 << 20)   /* 16 MiB: im2col chunks, weight repacks */
+#define CPU_SCRATCH_FLOATS ((int64_t)8 << 20)   /* 32 MiB: im2col chunks, weight repacks */
 #define CPU_TSCRATCH_FLOATS ((int64_t)256 << 10) /* 1 MiB per thread: attention tiles */
 typedef struct cpu_impl {
     cpu_pool *pool;
     float *scratch;              /* CPU_SCRATCH_FLOATS, used by the calling thread only */
     float **tscratch;            /* [n_threads] x CPU_TSCRATCH_FLOATS */
     int32_t n_threads;
+    bool simd;                   /* AVX2+FMA kernels (off with VC_CPU_SIMD=0, for testing) */
 } cpu_impl;
 
 /* Runs fn over [0, n) in chunks of `grain` items (the last may be shorter),
