@@ -11,4 +11,8 @@
 int cli_write_output(vc_context *ctx, const vc_model *model, const vc_tensor *latent, const char *out,
                      int save_fps);
 
+/* Checks before a long run that OUT names a format this build can write;
+ * CLI_OK, or prints the error and returns CLI_FAILED. */
+int cli_output_check(const char *out);
+
 #endif

@@ -41,11 +41,16 @@ typedef struct vc_vae_config {
 typedef struct vc_clip_text_config {
     int32_t width, heads, layers, vocab_size, context_length, mlp_width;
     int32_t layers_used;                 /* penultimate: layers - 1 (spec §2.6) */
+    int32_t embed_dim;                   /* text_projection [width, embed_dim] (unused by inference) */
 } vc_clip_text_config;
 
 typedef struct vc_clip_vision_config {
     int32_t width, head_width, heads, layers, patch_size, image_size, mlp_width;
     int32_t n_tokens;                    /* (image/patch)^2 + 1 */
+    int32_t embed_dim;                   /* visual.proj [width, embed_dim] (unused by inference) */
+    /* text leftovers of the image embedder's CLIP (embedder.model.*, spec §1.4),
+     * sized by the vision arch's text_cfg; unused by inference */
+    int32_t text_width, text_vocab_size, text_context_length;
 } vc_clip_vision_config;
 
 typedef struct vc_resampler_config {
@@ -69,14 +74,26 @@ typedef struct vc_model_config {
     vc_clip_text_config text;
     vc_clip_vision_config vision;        /* I2V only */
     vc_resampler_config resampler;       /* I2V only */
+    bool from_yaml;                      /* sizes came from a YAML (else preset + shapes) */
+    bool learn_logvar;                   /* a `logvar` [timesteps] parameter is stored */
+    char text_arch[64], vision_arch[64]; /* open_clip arch names ("ViT-H-14") */
 } vc_model_config;
 
 /* Built-in preset of an official variant (spec §1.1). */
 VC_HIDDEN void vc_config_preset(vc_variant variant, vc_model_config *cfg);
+/* Variant whose flags cfg has (image -> i2v, temporal_conv -> v2, fps -> 1024 v1). */
+VC_HIDDEN vc_variant vc_config_variant_of(const vc_model_config *cfg);
+/* "t2v-512-v1", ... (static). */
+VC_HIDDEN const char *vc_config_variant_id(vc_variant v);
 /* Variant from tensor names (contract §2.2 step 2). */
 VC_HIDDEN vc_variant vc_config_detect_variant(const vc_weights *w);
 /* Reads an original inference_*.yaml (and open_clip_<arch>.json beside it). */
 VC_HIDDEN vc_status vc_config_load_yaml(vc_context *ctx, const char *path, vc_model_config *cfg);
+/* Same as vc_config_load_yaml on text[0..len) in memory (the fuzz entry point);
+ * `what` names the text in errors; open_clip_<arch>.json is looked up in `dir`
+ * (NULL: only the built-in ViT-H-14 arch is available). */
+VC_HIDDEN vc_status vc_config_parse_yaml(vc_context *ctx, const char *what, const char *text, size_t len,
+                                         const char *dir, vc_model_config *cfg);
 /* Completes sizes the YAML/preset does not carry from the tensor shapes. */
 VC_HIDDEN vc_status vc_config_fill_from_weights(vc_context *ctx, const vc_weights *w, vc_model_config *cfg);
 /* Strict check (spec §9.1, contract §2.2.6): the expected names/shapes of cfg

@@ -1,0 +1,73 @@
+#!/bin/bash
+# run.sh SECONDS - builds the libFuzzer targets (clang -fsanitize=fuzzer,address,undefined)
+# from the reader sources, replays test/fuzz/regress/<target>/* and runs each target for
+# SECONDS (0: replay only) on a working corpus seeded from test/fuzz/corpus/<target>/.
+# New crash inputs are written to test/fuzz/regress/<target>/ (keep them: they are the
+# regression tests). Skips with a message when clang's libFuzzer is unavailable.
+set -u
+secs=${1:-20}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+case "${BUILD:-build}" in /*) out=$BUILD/fuzz ;; *) out=$root/${BUILD:-build}/fuzz ;; esac
+targets="fuzz_zip fuzz_pickle fuzz_safetensors fuzz_json"
+cc=${FUZZ_CC:-clang}
+mkdir -p "$out"
+
+if ! command -v "$cc" >/dev/null 2>&1; then
+    echo "fuzz: skipped ($cc not found; apt-get install clang for libFuzzer)"; exit 0
+fi
+echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' > "$out/probe.c"
+if ! "$cc" -fsanitize=fuzzer,address,undefined "$out/probe.c" -o "$out/probe" >/dev/null 2>&1; then
+    echo "fuzz: skipped ($cc cannot link -fsanitize=fuzzer: libFuzzer missing)"; exit 0
+fi
+
+srcs="$root/lib/io/json.c $root/lib/io/zip.c $root/lib/io/pickle.c $root/lib/io/weights.c
+      $root/lib/io/safetensors.c $root/lib/io/ckpt_write.c $root/lib/core/tensor.c $here/fuzz_stubs.c"
+flags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I$root/include -I$root/lib -DVC_BUILD -w"
+san="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+
+# Seeds (written by the library's own writers) when a corpus folder is missing.
+if [ ! -d "$here/corpus/fuzz_zip" ]; then
+    "$cc" $flags -fsanitize=address,undefined $srcs "$here/make_seeds.c" -o "$out/make_seeds" -lz -lm &&
+        "$out/make_seeds" "$here/corpus" || { echo "fuzz: cannot make seeds"; exit 1; }
+fi
+
+# Library objects once (rebuilt when a source is newer), then one link per target.
+objs=""
+for s in $srcs; do
+    o="$out/obj/$(basename "${s%.c}").o"
+    mkdir -p "$out/obj"
+    if [ ! -f "$o" ] || [ "$s" -nt "$o" ] || [ "$root/lib/io/readers.h" -nt "$o" ] || [ "$here/fuzz_common.h" -nt "$o" ]; then
+        "$cc" $flags -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -c "$s" -o "$o" ||
+            { echo "fuzz: compiling $s failed"; exit 1; }
+    fi
+    objs="$objs $o"
+done
+
+status=0
+for t in $targets; do
+    if ! "$cc" $flags $san "$here/$t.c" $objs -o "$out/$t" -lz -lm; then
+        echo "fuzz: building $t failed"; exit 1
+    fi
+    mkdir -p "$here/regress/$t" "$out/corpus/$t"
+    regs=$(find "$here/regress/$t" -type f ! -name '.*' 2>/dev/null | sort)
+    if [ -n "$regs" ]; then
+        if "$out/$t" -rss_limit_mb=2048 -timeout=20 $regs >"$out/$t.replay.log" 2>&1; then
+            echo "fuzz: $t: $(echo "$regs" | wc -l) regression inputs pass"
+        else
+            echo "fuzz: $t: a regression input fails:"; tail -30 "$out/$t.replay.log"; status=1
+        fi
+    fi
+    if [ "$secs" -gt 0 ]; then
+        "$out/$t" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
+            -artifact_prefix="$here/regress/$t/" "$out/corpus/$t" "$here/corpus/$t" >"$out/$t.log" 2>&1
+        rc=$?
+        runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$t.log" | grep -o '[0-9]*$')
+        if [ $rc -ne 0 ]; then
+            echo "fuzz: $t FOUND A CRASH (input kept in test/fuzz/regress/$t/):"; tail -40 "$out/$t.log"; status=1
+        else
+            echo "fuzz: $t: ${runs:-?} runs in ${secs}s, no crash"
+        fi
+    fi
+done
+exit $status
