@@ -246,6 +246,30 @@ static void test_conv2d(void **state)
     }
 }
 
+/* An image's result must not depend on the other images of the call: batched
+ * guidance (cond + uncond in one call) has to equal two calls bit for bit. */
+static void test_conv2d_batch_invariance(void **state)
+{
+    (void)state;
+    const int h = 5, w = 8, ci = 64, co = 64, n = 8;
+    const int64_t xs = (int64_t)ci * h * w, ys = (int64_t)co * h * w;
+    float *x = rnd(xs * n, 1, 0), *wt = rnd((int64_t)co * ci * 9, 0.1f, 0), *b = rnd(co, 1, 0);
+    float *y8 = rnd(ys * n, 1, 0), *y4 = rnd(ys * n, 1, 0);
+    for (int t = 0; t < NB; t++) {
+        vc_conv2d_args a = {x, n, ci, h, w, wt, b, co, 3, 3, 1, 1, 1, 1, 1, NULL, y8};
+        g_be[t]->ops->conv2d(g_be[t], &a);
+        a.n = 4, a.y = y4;
+        g_be[t]->ops->conv2d(g_be[t], &a);
+        a.n = 3, a.x = x + 4 * xs, a.y = y4 + 4 * ys;
+        g_be[t]->ops->conv2d(g_be[t], &a);
+        a.n = 1, a.x = x + 7 * xs, a.y = y4 + 7 * ys;
+        g_be[t]->ops->conv2d(g_be[t], &a);
+        assert_memory_equal(y8, y4, (size_t)(ys * n) * sizeof(float));
+    }
+    print_message("  conv2d: 8 images in one call == 4 + 3 + 1, bitwise (1, 2, 3 threads)\n");
+    free(x), free(wt), free(b), free(y8), free(y4);
+}
+
 /* --------------------------------------------------------- conv_temporal */
 static void test_conv_temporal(void **state)
 {
@@ -742,7 +766,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm),          cmocka_unit_test(test_linear),
-        cmocka_unit_test(test_conv2d),        cmocka_unit_test(test_conv_temporal),
+        cmocka_unit_test(test_conv2d),        cmocka_unit_test(test_conv2d_batch_invariance),
+        cmocka_unit_test(test_conv_temporal),
         cmocka_unit_test(test_group_norm),    cmocka_unit_test(test_layer_norm),
         cmocka_unit_test(test_attention),     cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_geglu),         cmocka_unit_test(test_layout_ops),

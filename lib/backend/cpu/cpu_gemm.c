@@ -151,30 +151,6 @@ static void im2col(vc_backend *be, const vc_conv2d_args *a, const float *x, int6
     cpu_parallel_for(be, nimg * nk, grain < 1 ? 1 : grain, im2col_task, &j);
 }
 
-/* y[img][o][:] = C[o][img*P ...] + bias[o] (+ residual), items are (img, o) rows */
-typedef struct scatter_job {
-    const float *C, *bias, *res;
-    float *y;
-    int64_t P, co, ldc;
-} scatter_job;
-
-static void scatter_task(void *arg, int64_t b, int64_t e, int32_t tid)
-{
-    scatter_job *j = arg;
-    for (int64_t it = b; it < e; it++) {
-        int64_t img = it / j->co, o = it % j->co;
-        const float *src = j->C + o * j->ldc + img * j->P;
-        float *dst = j->y + it * j->P;
-        const float bv = j->bias ? j->bias[o] : 0.0f;
-        if (j->res) {
-            const float *r = j->res + it * j->P;
-            for (int64_t q = 0; q < j->P; q++) dst[q] = (src[q] + bv) + r[q];
-        } else {
-            for (int64_t q = 0; q < j->P; q++) dst[q] = src[q] + bv;
-        }
-    }
-}
-
 void cpu_conv2d(vc_backend *be, const vc_conv2d_args *a)
 {
     const int64_t oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
@@ -188,26 +164,10 @@ void cpu_conv2d(vc_backend *be, const vc_conv2d_args *a)
     const int64_t xs = (int64_t)a->ci * a->h * a->w;
     cpu_blas_threads(be);
 
-    /* Small feature maps (UNet ds 4 and 8): one GEMM over several images, so
-     * OpenBLAS packs the weights once per group, not once per image; the
-     * result goes through a [co, images*P] buffer and is scattered with the
-     * bias and residual added. */
-    if (!direct && K > 0 && P < 512 && a->n > 1 && (K + a->co) * 2 * P <= SC) {
-        int64_t imgs = SC / ((K + a->co) * P);
-        if (imgs > a->n) imgs = a->n;
-        for (int64_t i0 = 0; i0 < a->n; i0 += imgs) {
-            int64_t ni = a->n - i0 < imgs ? a->n - i0 : imgs, nc = ni * P;
-            float *C = col + K * nc;
-            im2col(be, a, a->x + i0 * xs, ni, 0, K, 0, P, ow, col, nc);
-            sgemm(false, false, a->co, nc, K, 1.0f, a->weight, K, col, nc, 0.0f, C, nc);
-            scatter_job j = {C, a->bias, a->residual ? a->residual + i0 * a->co * P : NULL,
-                             a->y + i0 * a->co * P, P, a->co, nc};
-            int64_t grain = 16384 / P;
-            cpu_parallel_for(be, ni * a->co, grain < 1 ? 1 : grain, scatter_task, &j);
-        }
-        return;
-    }
-
+    /* One GEMM per image (or per column chunk of one image), never across
+     * images: OpenBLAS's rounding depends on a column's position in the call,
+     * so grouping images would make an image's result depend on the batch it
+     * came with (batched guidance must equal two separate passes bit for bit). */
     bool post_bias;
     float beta = gemm_prologue(be, a->y, (int64_t)a->n * a->co, P, P, a->bias, a->co, a->residual, &post_bias, false);
     int64_t kc = K < SC ? K : SC;
