@@ -30,6 +30,9 @@ OPT           := -O2 -g
 ifeq ($(SAN),1)
 OPT           := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif
+ifeq ($(SAN),tsan)
+OPT           := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+endif
 CFLAGS_ALL    := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread \
                  -Iinclude -Ilib -DVC_BUILD -DVC_SOURCE_DIR=\"$(CURDIR)\" $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL   := $(OPT) -pthread $(LDFLAGS)
@@ -66,7 +69,7 @@ check-cuda:
 endif
 
 .SECONDARY:
-.PHONY: all check check-unit check-asan check-more bench fuzz install clean abi-check check-cuda
+.PHONY: all check check-unit check-asan check-more bench fuzz install clean abi-check check-cuda check-tsan abi-baseline
 all: $(TARGETS)
 
 $(BUILD)/obj/%.o: %.c
@@ -120,6 +123,19 @@ check-asan:
 
 check-more: all
 	@set -e; for s in $(wildcard test/*.sh); do echo "== $$s"; BUILD=$(BUILD) bash $$s; done
+
+# ABI guard (docs/abi.md): compare the .so and the header with the baseline in abi/.
+abi-check: $(SO)
+	@bash abi/check.sh $(BUILD)
+
+# Rewrite the baseline once a release's API is final.
+abi-baseline: $(SO)
+	@bash abi/check.sh $(BUILD) --update
+
+# One model shared by contexts in several threads, under ThreadSanitizer.
+check-tsan:
+	$(MAKE) BUILD=build/tsan SAN=tsan build/tsan/test/test_threads
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build/tsan/test/test_threads
 
 bench: all
 	@$(MAKE) -C bench BUILD=$(abspath $(BUILD))

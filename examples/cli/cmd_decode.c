@@ -1,11 +1,23 @@
 /* cmd_decode.c - `videocrafter decode MODEL [--config YAML] z.npy -o OUT [--save-fps N]`:
  * decodes saved latents [B,4,T,h,w] (e.g. from `t2v --save-latents`) to a video. */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "output.h"
 
 enum { OPT_SAVE_FPS = OPT_FIRST_CMD, OPT_OUT };
+
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023u;
+    float v;
+    if (e == 0) v = ldexpf((float)m, -24);                    /* zero, subnormal */
+    else if (e == 31) v = m ? NAN : INFINITY;
+    else v = ldexpf((float)(m | 1024u), (int)e - 25);
+    return sign ? -v : v;
+}
 
 static void help(FILE *f)
 {
@@ -62,6 +74,19 @@ int cmd_decode(int argc, char **argv)
     vc_tensor z;
     vc_status st = vc_tensor_load_npy(zpath, &z);
     if (st != VC_STATUS_OK) return cli_fail_status(NULL, st, "reading the latents");
+    if (z.dtype == VC_DTYPE_F64 || z.dtype == VC_DTYPE_F16) { /* numpy's default float64, or half */
+        vc_tensor f;
+        st = vc_tensor_alloc(&f, VC_DTYPE_F32, z.ndim, z.shape);
+        if (st != VC_STATUS_OK) {
+            vc_tensor_free(&z);
+            return cli_fail("out of memory converting %s to float32", zpath);
+        }
+        for (int64_t i = 0; i < vc_tensor_numel(&z); i++)
+            ((float *)f.data)[i] = z.dtype == VC_DTYPE_F64 ? (float)((const double *)z.data)[i]
+                                                           : half_to_float(((const uint16_t *)z.data)[i]);
+        vc_tensor_free(&z);
+        z = f;
+    }
     vc_context *ctx = NULL;
     vc_model *model = NULL;
     st = cli_open_model(&c, &ctx, &model);

@@ -12,7 +12,7 @@
 #include "readers.h"
 
 #define PK_MAX_LINE 4096
-#define PK_BUDGET_PER_BYTE 256u
+#define PK_BUDGET_PER_BYTE 96u   /* reference checkpoints use 14-24 bytes per pickle byte */
 #define PK_BUDGET_BASE ((uint64_t)16 << 20)
 
 typedef struct memo_slot {
@@ -734,3 +734,5 @@ const vc_pk *vc_pk_dict_get(const vc_pk *dict, const char *key)
         if (is_str(dict->items[i], key)) found = dict->items[i + 1];   /* last assignment wins, as in Python */
     return found;
 }
+
+uint64_t vc_pickle_used(const vc_pickle *p) { return p ? p->used : 0; }

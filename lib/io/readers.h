@@ -94,11 +94,14 @@ struct vc_pk {
 };
 
 typedef struct vc_pickle vc_pickle;
-/* Limits: memory budget (objects + containers) ~ 64 bytes x input + 16 MiB;
- * at most 2^26 operations; containers, stack, memo bounded by that budget. */
+/* Limits: memory budget (objects + containers) 96 bytes x input + 16 MiB;
+ * containers, stack and memo count against it; every op consumes input, so
+ * time is linear. Strings stay in the input (zero-copy). */
 VC_HIDDEN vc_status vc_pickle_load(vc_context *ctx, const char *what, const uint8_t *data, size_t len,
                                    vc_pickle **out, const vc_pk **root);
 VC_HIDDEN void vc_pickle_free(vc_pickle *p);
+/* Bytes of the memory budget the parse used (tests). */
+VC_HIDDEN uint64_t vc_pickle_used(const vc_pickle *p);
 /* Value of a string key in a DICT object, or NULL. */
 VC_HIDDEN const vc_pk *vc_pk_dict_get(const vc_pk *dict, const char *key);
 VC_HIDDEN const char *vc_pk_kind_name(vc_pk_kind k);

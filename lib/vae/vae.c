@@ -252,9 +252,67 @@ static vc_status look_encoder(vc_context *ctx, const vc_model *model, vae_net *n
 typedef struct vae_run {
     vc_context *ctx;
     vc_backend *be;
-    const vc_backend_ops *op;
+    const vc_backend_ops *op;                    /* the backend's, or plan_ops */
     int32_t n;                                   /* images in this pass */
+    bool plan;                                   /* only measure the stack: no memory, no kernels */
+    size_t pos, peak;                            /* plan: simulated arena offset and its maximum */
 } vae_run;
+
+/* Planning runs the pass with kernels that do nothing and a simulated arena,
+ * so the exact working memory of a pass is known (and reserved as one block)
+ * before the first kernel runs. */
+static void nop_conv2d(vc_backend *be, const vc_conv2d_args *a) { (void)be, (void)a; }
+static void nop_gn(vc_backend *be, const float *x, float *y, int32_t n, int32_t C, int64_t S, int32_t G,
+                   const float *g, const float *b, float eps, bool silu)
+{
+    (void)be, (void)x, (void)y, (void)n, (void)C, (void)S, (void)G, (void)g, (void)b, (void)eps, (void)silu;
+}
+static void nop_permute(vc_backend *be, const float *x, float *y, int32_t nd, const int64_t *sh, const int32_t *pm)
+{
+    (void)be, (void)x, (void)y, (void)nd, (void)sh, (void)pm;
+}
+static void nop_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *b,
+                       int32_t out, const float *res, float *y)
+{
+    (void)be, (void)x, (void)rows, (void)in, (void)w, (void)b, (void)out, (void)res, (void)y;
+}
+static void nop_attention(vc_backend *be, const vc_attn_args *a) { (void)be, (void)a; }
+static void nop_add(vc_backend *be, const float *a, const float *b, float *y, int64_t n)
+{
+    (void)be, (void)a, (void)b, (void)y, (void)n;
+}
+static void nop_up(vc_backend *be, const float *x, float *y, int64_t nc, int32_t h, int32_t w)
+{
+    (void)be, (void)x, (void)y, (void)nc, (void)h, (void)w;
+}
+static void nop_copy(vc_backend *be, void *d, const void *s, size_t n) { (void)be, (void)d, (void)s, (void)n; }
+
+static const vc_backend_ops plan_ops = {
+    .name = "plan", .conv2d = nop_conv2d, .group_norm = nop_gn, .permute = nop_permute, .linear = nop_linear,
+    .attention = nop_attention, .add = nop_add, .upsample_nearest2x = nop_up, .copy = nop_copy,
+};
+
+#define ARENA_ALIGN 64 /* as lib/backend/arena.c rounds */
+
+static void r_release(vae_run *r, size_t m)
+{
+    if (r->plan) {
+        if (m < r->pos) r->pos = m;
+    } else {
+        vc_arena_release(r->be, m);
+    }
+}
+
+static float *r_floats(vae_run *r, int64_t count)
+{
+    if (!r->plan) return vc_arena_floats(r->be, count);
+    if (count < 0 || (uint64_t)count > SIZE_MAX / 8) return NULL;
+    size_t need = ((size_t)count * sizeof(float) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    float *p = (float *)(uintptr_t)(ARENA_ALIGN + r->pos); /* never dereferenced: the kernels are no-ops */
+    r->pos += need;
+    if (r->pos > r->peak) r->peak = r->pos;
+    return p;
+}
 
 static vc_status oom(vae_run *r, int64_t floats)
 {
@@ -265,7 +323,7 @@ static vc_status oom(vae_run *r, int64_t floats)
 
 #define ALLOC(p, count)                                                                                       \
     do {                                                                                                      \
-        (p) = vc_arena_floats(r->be, (count));                                                                \
+        (p) = r_floats(r, (count));                                                                           \
         if (!(p)) return oom(r, (count));                                                                     \
     } while (0)
 
@@ -300,7 +358,7 @@ static void gn(vae_run *r, const float *x, float *y, int32_t C, int64_t S, const
 /* Copies count floats from src to dst where the ranges may overlap. */
 static void move_floats(vae_run *r, float *dst, const float *src, int64_t count)
 {
-    if (dst == src || count <= 0) return;
+    if (dst == src || count <= 0 || r->plan) return;
     uintptr_t d = (uintptr_t)dst, s = (uintptr_t)src;
     size_t bytes = (size_t)count * sizeof(float);
     if (d + bytes <= s || s + bytes <= d) {
@@ -325,8 +383,8 @@ static void move_floats(vae_run *r, float *dst, const float *src, int64_t count)
  * res itself is a fitting place at or after m. */
 static vc_status settle(vae_run *r, size_t m, float **cur, float *res, int64_t count)
 {
-    vc_arena_release(r->be, m);
-    float *dst = vc_arena_floats(r->be, count);
+    r_release(r, m);
+    float *dst = r_floats(r, count);
     if (!dst) return oom(r, count);
     move_floats(r, dst, res, count);
     *cur = dst;
@@ -398,17 +456,40 @@ static vc_status vatt(vae_run *r, size_t m, float **x, int32_t h, int32_t w, con
     return settle(r, m, x, in, sz);
 }
 
-/* Nearest x2 then conv3x3 (Upsample with_conv). */
+/* Nearest x2 then conv3x3 (Upsample with_conv) without holding the whole
+ * upsampled map: the output is made in bands of rows, each from the input rows
+ * it needs (one-row halos, so no seams), upsampled into a small buffer. */
 static vc_status upsample(vae_run *r, size_t m, float **x, int32_t C, int32_t h, int32_t w, const float *wt,
                           const float *b)
 {
-    int64_t sz = (int64_t)r->n * C * 4 * h * w;
-    float *u, *o;
-    ALLOC(u, sz);
-    ALLOC(o, sz);
-    r->op->upsample_nearest2x(r->be, *x, u, (int64_t)r->n * C, h, w);
-    conv3(r, u, C, 2 * h, 2 * w, wt, b, C, NULL, o);
-    return settle(r, m, x, o, sz);
+    const int64_t nC = (int64_t)r->n * C, H2 = 2 * (int64_t)h, W2 = 2 * (int64_t)w;
+    const int64_t R = 2 * ((h + 7) / 8);        /* output rows per band (even): 8 bands */
+    const int64_t rin_max = R / 2 + 2;
+    float *in = *x, *o, *g, *u, *os;
+    ALLOC(o, nC * H2 * W2);
+    ALLOC(g, nC * rin_max * w);
+    ALLOC(u, nC * 2 * rin_max * W2);
+    ALLOC(os, nC * (2 * rin_max) * W2);
+    for (int64_t r0 = 0; r0 < H2; r0 += R) {
+        const int64_t r1 = r0 + R < H2 ? r0 + R : H2;
+        const int64_t a = r0 / 2 - 1 > 0 ? r0 / 2 - 1 : 0;        /* input rows [a, bnd) */
+        const int64_t bnd = r1 / 2 + 1 < h ? r1 / 2 + 1 : h;
+        const int64_t rin = bnd - a;
+        const int32_t pt = a == 0, pb = bnd == h;
+        for (int64_t i = 0; i < nC; i++)
+            r->op->copy(r->be, g + i * rin * w, in + (i * h + a) * w, (size_t)(rin * w) * sizeof(float));
+        r->op->upsample_nearest2x(r->be, g, u, nC, (int32_t)rin, w);
+        /* band output row q is the 3x3 window centred on upsampled row 2a + q + 1 - pt */
+        const int64_t ro = 2 * rin + pt + pb - 2, q0 = r0 - 2 * a + pt - 1;
+        if (q0 < 0 || q0 + (r1 - r0) > ro)
+            return vc_fail(r->ctx, VC_STATUS_INTERNAL, "VAE upsample band %lld..%lld is inconsistent",
+                           (long long)r0, (long long)r1);
+        conv(r, u, C, (int32_t)(2 * rin), (int32_t)W2, wt, b, C, 3, 1, pt, 1, pb, 1, NULL, os);
+        for (int64_t i = 0; i < nC; i++)
+            r->op->copy(r->be, o + (i * H2 + r0) * W2, os + (i * ro + q0) * W2,
+                        (size_t)((r1 - r0) * W2) * sizeof(float));
+    }
+    return settle(r, m, x, o, nC * H2 * W2);
 }
 
 /* Downsample with_conv (§4.3): pad right and bottom by one zero, 3x3 stride 2. */
@@ -493,6 +574,27 @@ static vc_status encoder_pass(vae_run *r, const vae_net *net, size_t m, float **
     return settle(r, m, x, t, n * net->qc_co * h * w);
 }
 
+/* Plans one pass of n images, then takes its whole working memory as one
+ * block of the arena; *base becomes the mark where each pass starts. */
+static vc_status reserve(vae_run *r, const vae_net *net, int32_t n, int32_t h, int32_t w, bool decoder, size_t *base)
+{
+    vae_run p = {r->ctx, r->be, &plan_ops, n, true, 0, 0};
+    int64_t in = (int64_t)n * (decoder ? net->qc_ci : net->cin_ci) * h * w;
+    float *x = r_floats(&p, in);
+    vc_status st = decoder ? decoder_pass(&p, net, 0, &x, h, w) : encoder_pass(&p, net, 0, &x, h, w);
+    if (st != VC_STATUS_OK) return st;
+    size_t need = p.peak;
+    if (!vc_arena_alloc(r->be, need))
+        return vc_fail(r->ctx, VC_STATUS_OUT_OF_MEMORY,
+                       "out of memory: the VAE %s needs %.1f MB of working memory for %d image(s) per pass "
+                       "(input %dx%d)", decoder ? "decoder" : "encoder", (double)need / 1e6, n, h, w);
+    *base = vc_arena_mark(r->be) - need;  /* need is a multiple of the arena's alignment */
+    vc_arena_release(r->be, *base);
+    vc_log(r->ctx, VC_LOG_DEBUG, "vae: %s pass of %d image(s) planned at %.1f MB", decoder ? "decoder" : "encoder", n,
+           (double)need / 1e6);
+    return VC_STATUS_OK;
+}
+
 /* ------------------------------------------------------------ entry points */
 
 int32_t vc_vae_default_batch(void)
@@ -541,7 +643,7 @@ vc_status vc_vae_decode(vc_context *ctx, const vc_model *model, const vc_tensor 
     if (z->dtype != VC_DTYPE_F32 || z->ndim != 5 || z->shape[1] != c->embed_dim)
         return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT,
                        "vc_decode_latents: z must be float32 [B,%d,T,h,w]; got %s %s", c->embed_dim,
-                       z->dtype == VC_DTYPE_F32 ? "float32" : "non-float32", vc_shape_str(z, sh, sizeof sh));
+                       vc_vae_dtype_name(z->dtype), vc_shape_str(z, sh, sizeof sh));
     for (int i = 0; i < 5; i++)
         if (z->shape[i] < 1 || z->shape[i] > VAE_MAX_SIDE)
             return vc_fail(ctx, VC_STATUS_BAD_SIZE, "vc_decode_latents: z shape %s has a dimension outside 1..%d",
@@ -574,8 +676,9 @@ vc_status vc_vae_decode(vc_context *ctx, const vc_model *model, const vc_tensor 
     const float *zd = z->data;
     float *vd = video->data;
     vc_backend *be = ctx->backend;
-    vae_run r = {ctx, be, be->ops, 0};
-    size_t m = vc_arena_mark(be), old_peak = peak_begin(be);
+    vae_run r = {ctx, be, be->ops, 0, false, 0, 0};
+    size_t m0 = vc_arena_mark(be), old_peak = peak_begin(be), m = m0;
+    st = reserve(&r, net, (int32_t)ipb, h, w, true, &m);
     double t0 = vc_now();
     /* image i is frame t = i / B of batch element b = i % B: frames in order (§4.4) */
     for (int64_t i0 = 0; i0 < total && st == VC_STATUS_OK; i0 += ipb) {
@@ -589,6 +692,7 @@ vc_status vc_vae_decode(vc_context *ctx, const vc_model *model, const vc_tensor 
             }
         }
         r.n = (int32_t)cnt;
+        vc_arena_release(be, m);
         float *x = vc_arena_floats(be, cnt * zc * hw);
         if (!x) {
             st = oom(&r, cnt * zc * hw);
@@ -609,7 +713,8 @@ vc_status vc_vae_decode(vc_context *ctx, const vc_model *model, const vc_tensor 
         vc_arena_release(be, m);
         if (st == VC_STATUS_OK) st = check_cancel(&r);
     }
-    size_t peak = peak_end(be, old_peak, m);
+    vc_arena_release(be, m0);
+    size_t peak = peak_end(be, old_peak, m0);
     if (st == VC_STATUS_OK)
         vc_log(ctx, VC_LOG_INFO,
                "vae: decoded %lld frame image(s) of %dx%d in %.2f s (%lld per pass), peak working memory %.1f MB",
@@ -633,7 +738,7 @@ vc_status vc_vae_encode_moments(vc_context *ctx, const vc_model *model, const vc
     if (images->dtype != VC_DTYPE_F32 || images->ndim != 4 || images->shape[1] != c->in_channels)
         return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT,
                        "vc_encode_images: images must be float32 [N,%d,H,W]; got %s %s", c->in_channels,
-                       images->dtype == VC_DTYPE_F32 ? "float32" : "non-float32",
+                       vc_vae_dtype_name(images->dtype),
                        vc_shape_str(images, sh, sizeof sh));
     vae_net *net = malloc(sizeof *net);
     if (!net) return vc_fail(ctx, VC_STATUS_OUT_OF_MEMORY, "out of memory (VAE weight table)");
@@ -652,10 +757,12 @@ vc_status vc_vae_encode_moments(vc_context *ctx, const vc_model *model, const vc
     st = vc_tensor_make(ctx, moments, VC_DTYPE_F32, 4, mshape);
     if (st != VC_STATUS_OK) goto out_net;
     vc_backend *be = ctx->backend;
-    vae_run r = {ctx, be, be->ops, 1};
-    size_t m = vc_arena_mark(be), old_peak = peak_begin(be);
+    vae_run r = {ctx, be, be->ops, 1, false, 0, 0};
+    size_t m0 = vc_arena_mark(be), old_peak = peak_begin(be), m = m0;
+    st = reserve(&r, net, 1, (int32_t)H, (int32_t)W, false, &m);
     float *md = moments->data;
     for (int64_t i = 0; i < N && st == VC_STATUS_OK; i++) {  /* one image per pass */
+        vc_arena_release(be, m);
         float *x = vc_arena_floats(be, ic * H * W);
         if (!x) {
             st = oom(&r, ic * H * W);
@@ -664,9 +771,9 @@ vc_status vc_vae_encode_moments(vc_context *ctx, const vc_model *model, const vc
         be->ops->upload(be, x, (const float *)images->data + i * ic * H * W, (size_t)(ic * H * W) * sizeof(float));
         st = encoder_pass(&r, net, m, &x, (int32_t)H, (int32_t)W);
         if (st == VC_STATUS_OK) be->ops->download(be, md + i * mc * h * w, x, (size_t)(mc * h * w) * sizeof(float));
-        vc_arena_release(be, m);
     }
-    size_t peak = peak_end(be, old_peak, m);
+    vc_arena_release(be, m0);
+    size_t peak = peak_end(be, old_peak, m0);
     if (st == VC_STATUS_OK) {
         if (clamp_logvar) {  /* DiagonalGaussianDistribution: logvar = clamp(logvar, -30, 20) (§4.3) */
             int64_t half = mc / 2;
