@@ -14,73 +14,27 @@
 
 static const char *const CASES[] = {"t2v_512_v1", "t2v_1024_v1", "t2v_512_v2", "i2v_512_v1"};
 
-/* ------------------------------------------------------------ models (as in test_unet.c) */
+/* ------------------------------------------------------------ models */
 
 typedef struct tmodel {
     vc_model *m;
-    bool standin;
 } tmodel;
 
-/* Stand-in for vc_model_load while it is not in this build: the weights and the
- * reference models' flags (case READMEs; spec §1.1 with the tiny sizes). */
-static vc_model *standin_model(vc_context *ctx, const char *cs)
-{
-    vc_model *m = calloc(1, sizeof *m);
-    assert_non_null(m);
-    if (vc_weights_open(ctx, vct_path("%s/model.ckpt", cs), &m->weights))
-        fail_msg("weights of %s: %s", cs, vc_context_errmsg(ctx));
-    const bool v1 = strstr(cs, "t2v") && strstr(cs, "v1"), i2v = strstr(cs, "i2v") != NULL;
-    const bool fpsc = strcmp(cs, "t2v_512_v1") != 0;
-    vc_model_config *c = &m->cfg;
-    c->unet = (vc_unet_config){
-        .in_channels = 4, .out_channels = 4, .model_channels = 32, .n_levels = 3, .channel_mult = {1, 2, 2},
-        .num_res_blocks = 2, .attention_ds_mask = 7, .num_head_channels = 16, .transformer_depth = 1,
-        .temporal_transformer_depth = 1, .context_dim = 64, .temporal_length = 16, .init_attn_heads = 8,
-        .use_linear = true, .temporal_conv = !v1, .temporal_attention = true, .temporal_selfatt_only = true,
-        .use_relative_position = v1, .addition_attention = true, .use_image_attention = i2v, .fps_cond = fpsc,
-        .image_context_len = 16,
-    };
-    c->image_conditioned = i2v;
-    c->timesteps = 1000;
-    c->use_scale = fpsc;
-    c->default_height = 64;
-    c->default_width = 96;
-    c->default_frames = 3;
-    c->default_fps = i2v ? 8 : fpsc ? 28 : 24;
-    c->vae.n_levels = 4;
-    m->alphas_cumprod = vc_weights_f32(m->weights, "alphas_cumprod");
-    const vc_weight *sa = vc_weights_find(m->weights, "scale_arr");
-    if (sa && c->use_scale) {
-        m->scale_arr = sa->f32;
-        m->n_scale_arr = (int32_t)sa->numel;
-    }
-    return m;
-}
-
+/* The case's model with its config.yaml (and open_clip_vc-tiny.json). */
 static tmodel load_case(vc_context *ctx, const char *cs)
 {
     tmodel t = {0};
     vc_model_params mp;
     vc_model_default_params(&mp);
     mp.config_path = vct_path("%s/config.yaml", cs);
-    vc_status st = vc_model_load(ctx, vct_path("%s/model.ckpt", cs), &mp, &t.m);
-    if (st == VC_STATUS_UNSUPPORTED) {
-        t.m = standin_model(ctx, cs);
-        t.standin = true;
-    } else if (st) {
+    if (vc_model_load(ctx, vct_path("%s/model.ckpt", cs), &mp, &t.m))
         fail_msg("vc_model_load %s: %s", cs, vc_context_errmsg(ctx));
-    }
     return t;
 }
 
 static void free_case(tmodel *t)
 {
-    if (t->standin) {
-        vc_weights_free(t->m->weights);
-        free(t->m);
-    } else {
-        vc_model_free(t->m);
-    }
+    vc_model_free(t->m);
     t->m = NULL;
 }
 
@@ -282,6 +236,52 @@ static void test_ddim_t2v_512_v1(void **state) { (void)state; ddim_case(CASES[0]
 static void test_ddim_t2v_1024_v1(void **state) { (void)state; ddim_case(CASES[1]); }
 static void test_ddim_t2v_512_v2(void **state) { (void)state; ddim_case(CASES[2]); }
 static void test_ddim_i2v_512_v1(void **state) { (void)state; ddim_case(CASES[3]); }
+
+/* From the prompt (and image): text encoder (+ CLIP vision, resampler, zero-image
+ * uncond) -> contexts -> the same 5-step samples. */
+static void e2e_case(const char *cs, int eta)
+{
+    vc_context *ctx = vct_context();
+    tmodel tm = load_case(ctx, cs);
+    char prompt[1024] = "";
+    FILE *f = fopen(vct_path("%s/prompt.txt", cs), "rb");
+    assert_non_null(f);
+    size_t n = fread(prompt, 1, sizeof prompt - 1, f);
+    fclose(f);
+    prompt[n] = 0;
+    if (n && prompt[n - 1] == '\n') prompt[n - 1] = 0; /* inference.py strips it */
+    const char *pp = prompt;
+    vc_tensor xT = {0}, noise = {0}, img = {0}, z = {0}, ref = {0};
+    vct_load(&xT, "%s/ddim_x_T.npy", cs);
+    vct_load(&noise, "%s/ddim5_eta1_noise.npy", cs);
+    vc_sampler *s = make_sampler(ctx, tm.m, 5, (float)eta, true);
+    vc_sample_inputs in;
+    vc_sample_inputs_init(&in);
+    in.prompts = &pp;
+    in.n_prompts = 1;
+    in.init_noise = &xT;
+    in.step_noise = eta ? &noise : NULL;
+    if (strstr(cs, "i2v")) {
+        assert_int_equal(vc_image_load(ctx, vct_path("%s/input.png", cs), &img), VC_STATUS_OK);
+        in.image = &img;
+    }
+    if (vc_sampler_run(s, &in, &z)) fail_msg("%s: %s", cs, vc_context_errmsg(ctx));
+    vct_load(&ref, "%s/ddim5_eta%d_cfg12.npy", cs, eta);
+    char what[96];
+    snprintf(what, sizeof what, "%s from prompt%s, eta %d", cs, img.data ? "+image" : "", eta);
+    vct_assert_close(&z, &ref, 1e-4, what);
+    vc_tensor_free(&xT);
+    vc_tensor_free(&noise);
+    vc_tensor_free(&img);
+    vc_tensor_free(&z);
+    vc_tensor_free(&ref);
+    vc_sampler_free(s);
+    free_case(&tm);
+    vc_context_free(ctx);
+}
+
+static void test_e2e_t2v_prompt(void **state) { (void)state; e2e_case(CASES[0], 0); }
+static void test_e2e_i2v_prompt_image(void **state) { (void)state; e2e_case(CASES[3], 1); }
 
 /* ------------------------------------------------------------ guidance batching */
 
@@ -567,6 +567,8 @@ int main(void)
         cmocka_unit_test(test_ddim_t2v_1024_v1),
         cmocka_unit_test(test_ddim_t2v_512_v2),
         cmocka_unit_test(test_ddim_i2v_512_v1),
+        cmocka_unit_test(test_e2e_t2v_prompt),
+        cmocka_unit_test(test_e2e_i2v_prompt_image),
         cmocka_unit_test(test_guidance_batching),
         cmocka_unit_test(test_guidance_one),
         cmocka_unit_test(test_cancel),

@@ -17,70 +17,23 @@ static const char *const CASES[] = {"t2v_512_v1", "t2v_1024_v1", "t2v_512_v2", "
 
 typedef struct tmodel {
     vc_model *m;
-    bool standin; /* built here (loader not available) */
 } tmodel;
 
-/* Stand-in for vc_model_load while it is not in this build: the weights and the
- * reference models' flags (case READMEs; spec §1.1 with the tiny sizes). */
-static vc_model *standin_model(vc_context *ctx, const char *cs)
-{
-    vc_model *m = calloc(1, sizeof *m);
-    assert_non_null(m);
-    if (vc_weights_open(ctx, vct_path("%s/model.ckpt", cs), &m->weights))
-        fail_msg("weights of %s: %s", cs, vc_context_errmsg(ctx));
-    const bool v1 = strstr(cs, "t2v") && strstr(cs, "v1"), i2v = strstr(cs, "i2v") != NULL;
-    const bool fpsc = strcmp(cs, "t2v_512_v1") != 0;
-    vc_model_config *c = &m->cfg;
-    vc_unet_config *u = &c->unet;
-    *u = (vc_unet_config){
-        .in_channels = 4, .out_channels = 4, .model_channels = 32, .n_levels = 3, .channel_mult = {1, 2, 2},
-        .num_res_blocks = 2, .attention_ds_mask = 7, .num_head_channels = 16, .transformer_depth = 1,
-        .temporal_transformer_depth = 1, .context_dim = 64, .temporal_length = 16, .init_attn_heads = 8,
-        .use_linear = true, .temporal_conv = !v1, .temporal_attention = true, .temporal_selfatt_only = true,
-        .use_relative_position = v1, .addition_attention = true, .use_image_attention = i2v, .fps_cond = fpsc,
-        .image_context_len = 16,
-    };
-    c->image_conditioned = i2v;
-    c->timesteps = 1000;
-    c->use_scale = fpsc;
-    c->default_height = 64;
-    c->default_width = 96;
-    c->default_frames = 3;
-    c->default_fps = i2v ? 8 : fpsc ? 28 : 24;
-    c->vae.n_levels = 4;
-    m->alphas_cumprod = vc_weights_f32(m->weights, "alphas_cumprod");
-    const vc_weight *sa = vc_weights_find(m->weights, "scale_arr");
-    if (sa && c->use_scale) {
-        m->scale_arr = sa->f32;
-        m->n_scale_arr = (int32_t)sa->numel;
-    }
-    return m;
-}
-
+/* The case's model with its config.yaml (and open_clip_vc-tiny.json). */
 static tmodel load_case(vc_context *ctx, const char *cs)
 {
     tmodel t = {0};
     vc_model_params mp;
     vc_model_default_params(&mp);
     mp.config_path = vct_path("%s/config.yaml", cs);
-    vc_status st = vc_model_load(ctx, vct_path("%s/model.ckpt", cs), &mp, &t.m);
-    if (st == VC_STATUS_UNSUPPORTED) {
-        t.m = standin_model(ctx, cs);
-        t.standin = true;
-    } else if (st) {
+    if (vc_model_load(ctx, vct_path("%s/model.ckpt", cs), &mp, &t.m))
         fail_msg("vc_model_load %s: %s", cs, vc_context_errmsg(ctx));
-    }
     return t;
 }
 
 static void free_case(tmodel *t)
 {
-    if (t->standin) {
-        vc_weights_free(t->m->weights);
-        free(t->m);
-    } else {
-        vc_model_free(t->m);
-    }
+    vc_model_free(t->m);
     t->m = NULL;
 }
 

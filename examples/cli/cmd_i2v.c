@@ -1,9 +1,6 @@
-/* cmd_i2v.c - `videocrafter i2v` (PLACEHOLDER until its issue lands). */
+/* cmd_i2v.c - `videocrafter i2v`: image (and text) to video; every t2v option
+ * plus --image (the work is in generate.c). */
 #include "cli.h"
+#include "generate.h"
 
-int cmd_i2v(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    return cli_fail("'i2v' is not available in this build yet");
-}
+int cmd_i2v(int argc, char **argv) { return cli_generate(argc, argv, true); }

@@ -1,9 +1,5 @@
-/* cmd_t2v.c - `videocrafter t2v` (PLACEHOLDER until its issue lands). */
+/* cmd_t2v.c - `videocrafter t2v`: text to video (the work is in generate.c). */
 #include "cli.h"
+#include "generate.h"
 
-int cmd_t2v(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    return cli_fail("'t2v' is not available in this build yet");
-}
+int cmd_t2v(int argc, char **argv) { return cli_generate(argc, argv, false); }

@@ -381,6 +381,7 @@ vc_status vc_sampler_run(vc_sampler *s, const vc_sample_inputs *inputs, vc_tenso
                                      dctx + (int64_t)B * L * D, Lu, de + n);
             if (st) goto out;
         }
+        if ((st = vc_backend_sync(be))) goto out;
         be->ops->download(be, eh, de, (size_t)(guided ? 2 : 1) * (size_t)n * 4);
         const float *zz = NULL;
         if (c->sigma != 0.0f) { /* sigma == 0 adds exactly nothing (§7.4) */

@@ -40,15 +40,12 @@ typedef struct run {
 
 /* ------------------------------------------------------------ weights */
 
-/* The loader lives in lib/io; weak so the UNet links (and fails cleanly) without it. */
-VC_HIDDEN const vc_weight *vc_weights_find(const vc_weights *w, const char *name) __attribute__((weak));
-
 static const float *model_weight(void *user, const char *name, int64_t *numel)
 {
     const vc_model *m = user;
     char full[320];
     int n = snprintf(full, sizeof full, "model.diffusion_model.%s", name);
-    if (n < 0 || n >= (int)sizeof full || !m->weights || !vc_weights_find) return NULL;
+    if (n < 0 || n >= (int)sizeof full || !m->weights) return NULL;
     const vc_weight *w = vc_weights_find(m->weights, full);
     if (!w || !w->f32) return NULL;
     *numel = w->numel;

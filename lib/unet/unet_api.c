@@ -87,6 +87,7 @@ vc_status vc_unet_eps(vc_context *ctx, const vc_model *model, const vc_tensor *x
                             row);
         st = vc_unet_forward(ctx, u, vc_unet_weights_of_model(model), xd, (int32_t)B, (int32_t)T, (int32_t)h,
                              (int32_t)w, tv, fv, cd, (int32_t)L, ed);
+        if (!st) st = vc_backend_sync(be);
         if (!st) be->ops->download(be, eps->data, ed, (size_t)ne * 4);
     }
     vc_arena_release(be, mark);
