@@ -41,12 +41,6 @@ static void cpu_destroy(vc_backend *be)
     free(be);
 }
 
-void cpu_blas_threads(vc_backend *be)
-{
-    /* process-global in OpenBLAS; see cpu_internal.h */
-    if (openblas_get_num_threads() != be->n_threads) openblas_set_num_threads(be->n_threads);
-}
-
 static const vc_backend_ops cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,

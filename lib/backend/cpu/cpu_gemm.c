@@ -2,23 +2,34 @@
  * All OpenBLAS calls happen here, on the calling thread, outside parallel
  * regions (cpu_internal.h). */
 #include <cblas.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "cpu_internal.h"
 
-static void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+/* OpenBLAS keeps one process-global thread count, and its rounding depends on
+ * it (the work split). Each call therefore sets this backend's count and runs
+ * under a process-wide lock, so contexts with different n_threads used from
+ * different threads at once still get exactly the results of a serial run;
+ * concurrent contexts take turns in OpenBLAS (it would share its threads
+ * between them anyway). */
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void sgemm(vc_backend *be, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
+    pthread_mutex_lock(&blas_lock);
+    if (openblas_get_num_threads() != be->n_threads) openblas_set_num_threads(be->n_threads);
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)m,
                 (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+    pthread_mutex_unlock(&blas_lock);
 }
 
 void cpu_gemm(vc_backend *be, const vc_gemm_args *g)
 {
     if (g->m <= 0 || g->n <= 0 || g->batch <= 0) return;
-    cpu_blas_threads(be);
     for (int32_t i = 0; i < g->batch; i++)
-        sgemm(g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha, g->a + i * g->stride_a, g->lda,
+        sgemm(be, g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha, g->a + i * g->stride_a, g->lda,
               g->b + i * g->stride_b, g->ldb, g->beta, g->c + i * g->stride_c, g->ldc);
 }
 
@@ -75,12 +86,11 @@ void cpu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const 
     if (rows <= 0 || out <= 0) return;
     bool post_bias;
     float beta = gemm_prologue(be, y, rows, out, out, bias, 0, residual, &post_bias, false);
-    cpu_blas_threads(be);
     /* OpenBLAS takes 32-bit sizes: split very tall inputs */
     const int64_t max_rows = (int64_t)1 << 30;
     for (int64_t r0 = 0; r0 < rows; r0 += max_rows) {
         int64_t nr = rows - r0 < max_rows ? rows - r0 : max_rows;
-        sgemm(false, true, nr, out, in, 1.0f, x + r0 * in, in, w, in, beta, y + r0 * out, out);
+        sgemm(be, false, true, nr, out, in, 1.0f, x + r0 * in, in, w, in, beta, y + r0 * out, out);
     }
     if (post_bias) bias_add(be, y, rows, out, bias, 0);
     else if (residual && residual != y) cpu_add_inplace(be, y, residual, rows * out);
@@ -162,7 +172,6 @@ void cpu_conv2d(vc_backend *be, const vc_conv2d_args *a)
     float *col = cpu_of(be)->scratch;
     const int64_t SC = CPU_SCRATCH_FLOATS;
     const int64_t xs = (int64_t)a->ci * a->h * a->w;
-    cpu_blas_threads(be);
 
     /* One GEMM per image (or per column chunk of one image), never across
      * images: OpenBLAS's rounding depends on a column's position in the call,
@@ -177,7 +186,7 @@ void cpu_conv2d(vc_backend *be, const vc_conv2d_args *a)
         const float *xn = a->x + img * xs;
         float *yn = a->y + (int64_t)img * a->co * P;
         if (direct) {
-            sgemm(false, false, a->co, P, a->ci, 1.0f, a->weight, a->ci, xn, P, beta, yn, P);
+            sgemm(be, false, false, a->co, P, a->ci, 1.0f, a->weight, a->ci, xn, P, beta, yn, P);
             continue;
         }
         if (K == 0) {
@@ -189,7 +198,7 @@ void cpu_conv2d(vc_backend *be, const vc_conv2d_args *a)
             for (int64_t k0 = 0; k0 < K; k0 += kc) {
                 int64_t nk = K - k0 < kc ? K - k0 : kc;
                 im2col(be, a, xn, 1, k0, nk, p0, np, ow, col, np);
-                sgemm(false, false, a->co, np, nk, 1.0f, a->weight + k0, K, col, np, k0 == 0 ? beta : 1.0f,
+                sgemm(be, false, false, a->co, np, nk, 1.0f, a->weight + k0, K, col, np, k0 == 0 ? beta : 1.0f,
                       yn + p0, P);
             }
         }
@@ -223,7 +232,6 @@ void cpu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, in
     bool post_bias;
     /* §5.4: padding kt/2 frames each side; every tap accumulates, so start from bias or 0 */
     gemm_prologue(be, y, (int64_t)B * co, TS, TS, bias, co, residual, &post_bias, true);
-    cpu_blas_threads(be);
     const int32_t pad = kt / 2;
     float *wt = cpu_of(be)->scratch;
     int64_t oc = ci > 0 ? CPU_SCRATCH_FLOATS / ci : co;
@@ -239,7 +247,7 @@ void cpu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, in
             for (int32_t b = 0; b < B; b++) {
                 const float *xb = x + (int64_t)b * ci * TS + (int64_t)(t0 + tau - pad) * S;
                 float *yb = y + ((int64_t)b * co + o0) * TS + (int64_t)t0 * S;
-                sgemm(false, false, no, (int64_t)(t1 - t0) * S, ci, 1.0f, wt, ci, xb, TS, 1.0f, yb, TS);
+                sgemm(be, false, false, no, (int64_t)(t1 - t0) * S, ci, 1.0f, wt, ci, xb, TS, 1.0f, yb, TS);
             }
         }
     }

@@ -5,9 +5,10 @@
  * jobs). Every non-GEMM kernel runs through cpu_parallel_for. GEMMs go to
  * OpenBLAS (pthread build) from the calling thread only, never from inside a
  * parallel_for, so the two pools never run at the same time. OpenBLAS's thread
- * count is process-global: each GEMM-using op sets it to this backend's
- * n_threads when it differs (contexts with different counts in one process
- * therefore switch it back and forth; they share OpenBLAS's threads).
+ * count is process-global: every sgemm call sets it to this backend's
+ * n_threads under a process-wide lock (cpu_gemm.c), so concurrent contexts
+ * with different counts take turns in OpenBLAS and each gets the results of
+ * a serial run.
  *
  * Determinism: work is split into chunks whose bounds depend only on the
  * problem, never on the thread count, and every chunk's arithmetic is fixed, so
@@ -40,9 +41,6 @@ typedef struct cpu_impl {
  * spread over the pool; inline when there is a single chunk or thread.
  * Not reentrant: fn must not call cpu_parallel_for. */
 VC_HIDDEN void cpu_parallel_for(vc_backend *be, int64_t n, int64_t grain, cpu_task_fn fn, void *arg);
-
-/* Sets OpenBLAS's (process-global) thread count to be->n_threads if needed. */
-VC_HIDDEN void cpu_blas_threads(vc_backend *be);
 
 static inline cpu_impl *cpu_of(vc_backend *be) { return (cpu_impl *)be->impl; }
 
