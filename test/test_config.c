@@ -14,6 +14,7 @@
 #include "core/model.h"
 #include "io/config.h"
 #include "io/json.h"
+#include "io/readers.h"
 #include "io/weights.h"
 
 static const char *const cases[] = {"t2v_512_v1", "t2v_1024_v1", "t2v_512_v2", "i2v_512_v1"};
@@ -638,6 +639,66 @@ static void test_cli_info(void **state)
     assert_int_equal(WEXITSTATUS(system(cmd)), 2);
 }
 
+
+/* Detection with the official sizes (no 5 GB files needed): a state dict of
+ * each preset's names and shapes, all tensors borrowing one zero buffer. */
+static void test_official_detection_synthetic(void **state)
+{
+    (void)state;
+    vc_context *ctx = vct_context();
+    for (int v = 0; v < 4; v++) {
+        vc_model_config preset;
+        vc_config_preset((vc_variant)v, &preset);
+        vc_tensor_spec *s;
+        size_t n;
+        assert_int_equal(vc_config_expected_tensors(ctx, &preset, &s, &n), VC_STATUS_OK);
+        int64_t maxe = 0;
+        for (size_t i = 0; i < n; i++) {
+            int64_t e = 1;
+            for (int k = 0; k < s[i].ndim; k++) e *= s[i].shape[k];
+            if (e > maxe) maxe = e;
+        }
+        float *zeros = calloc((size_t)maxe, sizeof(float)); /* untouched pages: no real memory */
+        assert_non_null(zeros);
+        assert_string_equal(s[0].name, "betas");
+        vc_ckpt_tensor first = {.name = s[0].name, .ndim = s[0].ndim, .shape = s[0].shape, .data = zeros};
+        uint8_t *st_buf;
+        size_t st_len;
+        assert_int_equal(vc_ckpt_build_safetensors(ctx, &first, 1, VC_DTYPE_F32, &st_buf, &st_len), VC_STATUS_OK);
+        vc_weights *w;
+        assert_int_equal(vc_weights_open_mem(ctx, "synthetic", st_buf, st_len, &w), VC_STATUS_OK);
+        for (size_t i = 1; i < n; i++)
+            assert_int_equal(vc_weights_add(ctx, w, "synthetic", s[i].name, strlen(s[i].name), VC_DTYPE_F32, s[i].ndim,
+                                            s[i].shape, zeros, NULL), VC_STATUS_OK);
+        assert_int_equal(vc_weights_count(w), n);
+        vc_variant d = vc_config_detect_variant(w);
+        assert_int_equal((int)d, v);
+        vc_model_config cfg;
+        vc_config_preset(d, &cfg);
+        assert_int_equal(vc_config_fill_from_weights(ctx, w, &cfg), VC_STATUS_OK);
+        /* every size read back from the shapes equals the preset */
+        assert_memory_equal(&cfg.unet, &preset.unet, sizeof cfg.unet);
+        assert_memory_equal(&cfg.vae, &preset.vae, sizeof cfg.vae);
+        assert_memory_equal(&cfg.text, &preset.text, sizeof cfg.text);
+        if (v == 3) {
+            assert_memory_equal(&cfg.vision, &preset.vision, sizeof cfg.vision);
+            assert_memory_equal(&cfg.resampler, &preset.resampler, sizeof cfg.resampler);
+        }
+        assert_int_equal(vc_config_check_weights(ctx, &cfg, w), VC_STATUS_OK);
+        /* the neighbouring preset does not fit: every difference is counted */
+        vc_model_config other;
+        vc_config_preset((vc_variant)((v + 1) % 4), &other);
+        assert_int_equal(vc_config_check_weights(ctx, &other, w), VC_STATUS_MODEL_MISMATCH);
+        printf("preset %-11s: detected %s from %zu synthetic tensors; vs %s: %.90s...\n", preset.variant_id,
+               vc_config_variant_id(d), n, other.variant_id, vc_context_errmsg(ctx));
+        vc_weights_free(w);
+        free(st_buf);
+        free(zeros);
+        free(s);
+    }
+    vc_context_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -648,6 +709,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_yaml_errors),
         cmocka_unit_test(test_reference_expected_matches_tensors_json),
         cmocka_unit_test(test_detect_variant),
+        cmocka_unit_test(test_official_detection_synthetic),
         cmocka_unit_test(test_load_with_yaml),
         cmocka_unit_test(test_load_without_yaml),
         cmocka_unit_test(test_mismatch_lists_tensors),

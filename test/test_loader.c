@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "support.h"
@@ -916,6 +917,58 @@ static void test_safetensors_hostile(void **s)
     vc_context_free(ctx);
 }
 
+/* Every kept fuzz crash input (test/fuzz/regress/<target>/) through the same
+ * entry point as its fuzzer: a status, never a crash (also under ASan). */
+static void test_fuzz_regressions(void **s)
+{
+    (void)s;
+    vc_context *ctx = vct_context();
+    static const char *targets[] = { "fuzz_zip", "fuzz_pickle", "fuzz_safetensors", "fuzz_json" };
+    size_t replayed = 0;
+    for (int t = 0; t < 4; t++) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/test/fuzz/regress/%s", VC_SOURCE_DIR, targets[t]);
+        DIR *d = opendir(dir);
+        if (!d) continue;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            char path[2048];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            size_t n;
+            uint8_t *data = read_file(path, &n);
+            vc_weights *w = NULL;
+            vc_status st;
+            if (t == 3) {
+                vc_json *j = NULL;
+                st = vc_json_parse(ctx, "regress", (const char *)data, n, &j);
+                vc_json_free(j);
+            } else if (t == 1) {
+                tb b = { data, n, n };
+                float stor[4][64] = { { 0 } };
+                const void *sp[4] = { stor[0], stor[1], stor[2], stor[3] };
+                size_t sl[4] = { 256, 256, 256, 256 };
+                uint8_t *z;
+                size_t zl;
+                st = open_custom(ctx, &b, sp, sl, 4, &w, &z, &zl);
+                vc_weights_free(w);
+                w = NULL;
+                free(z);
+            } else {
+                st = vc_weights_open_mem(ctx, "regress", data, n, &w);
+            }
+            if (st != VC_STATUS_OK) assert_true(vc_context_errmsg(ctx)[0] != 0);
+            assert_int_not_equal(st, VC_STATUS_INTERNAL);
+            vc_weights_free(w);
+            free(data);
+            replayed++;
+        }
+        closedir(d);
+    }
+    print_message("  %zu fuzz regression inputs replayed\n", replayed);
+    vc_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -936,6 +989,7 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_zip_hostile),
         cmocka_unit_test(test_safetensors_hostile),
+        cmocka_unit_test(test_fuzz_regressions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

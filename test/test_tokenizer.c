@@ -172,11 +172,31 @@ static void test_cleaning(void **state)
      * ftfy decodes "&#X61;" to "a" first, so html.unescape then reads "&#x41a" = U+041A (К -> к);
      * "&#;" and "&#x;" are not references */
     check_clean("&#0;&#1;&#13;x&#xD800;&#65;&#x41&#X61;&#;&#x;", "\xEF\xBF\xBD x\xEF\xBF\xBD" "a\xD0\xBA&#;&#x;");
-    /* step 1.2: mojibake (Latin-1 path, then sloppy Windows-1252 path) */
+    /* step 1.2: mojibake (ftfy's fix_encoding: Latin-1, sloppy Windows-1252, ...) */
     check_clean("caf\xC3\x83\xC2\xA9 cr\xC3\x83\xC2\xA8me", "caf\xC3\xA9 cr\xC3\xA8me");
     check_clean("\xC3\xA2\xE2\x82\xAC\xC5\x93quoted\xC3\xA2\xE2\x82\xAC\xC2\x9D", "\"quoted\"");
     /* correct accented text is left alone (its Latin-1 bytes are not UTF-8) */
     check_clean("Caf\xC3\xA9 na\xC3\xAFve", "caf\xC3\xA9 na\xC3\xAFve");
+    /* ftfy's badness test decides: "Fuß…" would decode (DF 85 = U+07C5) but does not look broken */
+    check_clean("Fu\xC3\x9F\xE2\x80\xA6", "fu\xC3\x9F\xE2\x80\xA6");
+    check_clean("\xC3\x97" "2", "\xC3\x97" "2");                   /* "×2" stays */
+    check_clean("\xC3\x97\xC2\xB2", "\xD7\xB2");                  /* "×²" is bad: -> U+05F2 */
+    /* decode_inconsistent_utf8: mojibake next to correct text */
+    check_clean("It\xC3\xA2\xE2\x82\xAC\xE2\x84\xA2s a caf\xC3\xA9", "it's a caf\xC3\xA9");
+    check_clean("\xC3\x82\xC2\xBD \xE6\x9D\xB1\xE4\xBA\xAC", "\xC2\xBD \xE6\x9D\xB1\xE4\xBA\xAC");
+    /* the other code pages: Cyrillic UTF-8 read as Windows-1252, CP437, MacRoman, Windows-1253 */
+    check_clean("\xC3\x90\xC2\xBF\xC3\x91\xE2\x82\xAC\xC3\x90\xC2\xB8\xC3\x90\xC2\xB2\xC3\x90\xC2\xB5\xC3\x91\xE2\x80\x9A "
+                "\xC3\x90\xC2\xBC\xC3\x90\xC2\xB8\xC3\x91\xE2\x82\xAC",
+                "\xD0\xBF\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 \xD0\xBC\xD0\xB8\xD1\x80");
+    check_clean("caf\xE2\x94\x9C\xE2\x8C\x90 au lait", "caf\xC3\xA9 au lait");
+    check_clean("caf\xE2\x88\x9A\xC2\xA9 au lait", "caf\xC3\xA9 au lait");
+    check_clean("\xCE\xA3\xC2\x9D", "\xD3\x9D");
+    /* restore_byte_a0: "Ã " was "à" whose 0xA0 byte became a space */
+    check_clean("voil\xC3\x83  le travail", "voil\xC3\xA0 le travail");
+    /* double mojibake is undone step by step */
+    check_clean("\xC3\x83\xC6\x92\xC3\x82\xC2\xA9", "\xC3\xA9");
+    check_clean("\xC3\x83\xC2\xA2\xC3\xA2\xE2\x80\x9A\xC2\xAC\xC3\x85\xE2\x80\x9C" "double"
+                "\xC3\x83\xC2\xA2\xC3\xA2\xE2\x80\x9A\xC2\xAC\xC3\x82\xC2\x9D", "\"double\"");
     /* step 3: every White_Space run -> one space, trimmed */
     check_clean("\t\n  a \xE3\x80\x80 b\xC2\xA0" "c  \xE2\x80\xA9", "a b c");
     /* steps 1.9-1.10: terminal escapes and control characters removed; U+200B (a format character) stays */

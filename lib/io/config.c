@@ -213,7 +213,7 @@ static void fill_unet(vc_context *ctx, const vc_weights *w, vc_unet_config *u)
     }
     /* walk the input blocks: ResBlocks (in_layers) and Downsamples (op) */
     int levels = 0, nrb0 = -1, nrb = 0, blk = 1;
-    int32_t mult[VC_MAX_LEVELS];
+    int32_t mult[VC_MAX_LEVELS] = {0};
     uint32_t mask = 0;
     bool ok = mc > 0;
     while (ok && blk < 1000) {
@@ -289,7 +289,7 @@ static void fill_vae(const vc_weights *w, vc_vae_config *v)
     int levels = count_indexed(w, "first_stage_model.decoder.up.%d.block.0.conv1.weight", VC_MAX_LEVELS + 1);
     int blocks = count_indexed(w, "first_stage_model.decoder.up.0.block.%d.conv1.weight", 64);
     if (!ch || !out || !zc || !ed || !in || levels < 1 || levels > VC_MAX_LEVELS || blocks < 1) return;
-    int32_t mult[VC_MAX_LEVELS];
+    int32_t mult[VC_MAX_LEVELS] = {0};
     for (int i = 0; i < levels; i++) {
         int64_t co = dimf(findf(w, "%sup.%d.block.0.conv1.weight", d, i), 4, 0);
         if (!co || co % ch) return;

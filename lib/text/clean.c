@@ -203,20 +203,6 @@ static const uint16_t cp1252_high[32] = {
     0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
 };
 
-/* "Sloppy" Windows-1252 encoding of one code point (spec §2.1 step 1.2): -1 if
- * it has none. The five undefined bytes map to the C1 code points of the same
- * value and byte 0x1A to U+FFFD (so U+001A itself has no encoding). */
-static int sloppy1252_byte(uint32_t c)
-{
-    if (c < 0x80) return c == 0x1A ? -1 : (int)c;
-    if (c >= 0xA0 && c <= 0xFF) return (int)c;
-    if (c == 0xFFFD) return 0x1A;
-    for (int i = 0; i < 32; i++) {
-        if (cp1252_high[i] ? cp1252_high[i] == c : c == 0x80u + (uint32_t)i) return 0x80 + i;
-    }
-    return -1;
-}
-
 /* ---------------------------------------------------- HTML character refs */
 
 static const char *entity_find(const vc_html_entity *t, size_t n, const char *name)
@@ -389,112 +375,6 @@ static void ftfy_unescape_html(const uint32_t *s, size_t n, cpbuf *out)
         }
         i = end;
     }
-}
-
-/* ------------------------------------------------------------ mojibake */
-
-/* ftfy's LOSSY_UTF8_RE at bytes b[i..]: length of the match (first matching
- * alternative, as Python's re tries them), 0 if none. */
-static size_t lossy_match(const unsigned char *b, size_t n, size_t i)
-{
-#define AT(k) (i + (k) < n ? b[i + (k)] : -1)
-#define IN(x, lo, hi) ((x) >= (lo) && (x) <= (hi))
-#define SUB(x) ((x) == 0x1A)
-#define Q(x) ((x) == 0x1A || (x) == '?')
-#define CONT(x) (IN(x, 0x80, 0xBF))
-    int c0 = AT(0), c1 = AT(1), c2 = AT(2), c3 = AT(3), c4 = AT(4), c5 = AT(5);
-    if (IN(c0, 0xC2, 0xDF) && SUB(c1)) return 2;
-    if (IN(c0, 0xC2, 0xC3) && c1 == '?') return 2;
-    if (c0 == 0xED && IN(c1, 0xA0, 0xAF) && Q(c2) && c3 == 0xED && IN(c4, 0xB0, 0xBF) && (Q(c5) || CONT(c5)))
-        return 6;
-    if (c0 == 0xED && IN(c1, 0xA0, 0xAF) && (Q(c2) || CONT(c2)) && c3 == 0xED && IN(c4, 0xB0, 0xBF) && Q(c5))
-        return 6;
-    if (IN(c0, 0xE0, 0xEF) && Q(c1) && (SUB(c2) || CONT(c2))) return 3;
-    if (IN(c0, 0xE0, 0xEF) && (SUB(c1) || CONT(c1)) && Q(c2)) return 3;
-    if (IN(c0, 0xF0, 0xF4)) {
-        bool a1 = SUB(c1) || CONT(c1), a2 = SUB(c2) || CONT(c2), a3 = SUB(c3) || CONT(c3);
-        if (Q(c1) && a2 && a3) return 4;
-        if (a1 && Q(c2) && a3) return 4;
-        if (a1 && a2 && Q(c3)) return 4;
-    }
-    if (SUB(c0)) return 1;
-    return 0;
-#undef AT
-#undef IN
-#undef SUB
-#undef Q
-#undef CONT
-}
-
-/* Encodes seg as Latin-1 (sloppy = false) or sloppy Windows-1252 and, when
- * the bytes are strict UTF-8, decodes them into tmp. 1: decoded, 0: not
- * encodable or not UTF-8, -1: out of memory. */
-static int transcode(const cpbuf *seg, bool sloppy, cpbuf *tmp)
-{
-    size_t n = seg->n;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t c = seg->v[i];
-        if (sloppy ? sloppy1252_byte(c) < 0 : c > 0xFF) return 0;
-    }
-    unsigned char *bytes = malloc(n + 1);
-    if (!bytes) return -1;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) bytes[m++] = (unsigned char)(sloppy ? sloppy1252_byte(seg->v[i]) : (int)seg->v[i]);
-    if (sloppy) {
-        /* ftfy replace_lossy_sequences: re.sub(LOSSY_UTF8_RE, b'\xef\xbf\xbd', bytes) */
-        unsigned char *rb = malloc(3 * n + 1);
-        if (!rb) {
-            free(bytes);
-            return -1;
-        }
-        size_t i = 0;
-        m = 0;
-        while (i < n) {
-            size_t k = lossy_match(bytes, n, i);
-            if (k) {
-                rb[m++] = 0xEF; rb[m++] = 0xBF; rb[m++] = 0xBD;
-                i += k;
-            } else {
-                rb[m++] = bytes[i++];
-            }
-        }
-        free(bytes);
-        bytes = rb;
-    }
-    tmp->n = 0;
-    size_t bad = utf8_decode(bytes, m, tmp);
-    free(bytes);
-    if (tmp->oom) return -1;
-    if (bad != m) {
-        tmp->n = 0;
-        return 0;
-    }
-    return 1;
-}
-
-/* One step of the mojibake repair (spec §2.1 step 1.2, the normative rule, in
- * ftfy's order): a segment with a non-ASCII character is encoded as Latin-1
- * and, if that is impossible or not UTF-8, as sloppy Windows-1252 with ftfy's
- * lossy-sequence replacement; the first strict UTF-8 decoding replaces it.
- * Returns true if *seg changed. */
-static bool fix_mojibake_step(cpbuf *seg, cpbuf *tmp)
-{
-    bool ascii = true;
-    for (size_t i = 0; i < seg->n && ascii; i++) ascii = seg->v[i] < 0x80;
-    if (ascii) return false;
-    for (int sloppy = 0; sloppy < 2; sloppy++) {
-        int r = transcode(seg, sloppy, tmp);
-        if (r < 0) {
-            seg->oom = true;
-            return false;
-        }
-        if (r == 1) {
-            if (cp_equal(seg, tmp)) return false;
-            cb_swap(seg, tmp);
-            return true;
-        }
-    }
-    return false;
 }
 
 /* ------------------------------------------------------ other ftfy fixes */
@@ -683,9 +563,16 @@ static void ftfy_segment(cpbuf *seg, bool unescape, cpbuf *a, cpbuf *b)
             ftfy_unescape_html(seg->v, seg->n, cur);
             cb_swap(seg, cur);
         }
-        /* fix_encoding repeats its one step until nothing changes; every
-         * successful step shortens the text, the cap is only a guard */
-        for (int k = 0; k < 64 && fix_mojibake_step(seg, cur); k++) {}
+        /* step 1.2: ftfy's fix_encoding (ftfy_encoding.c) */
+        uint32_t *fx = NULL;
+        size_t fn = 0;
+        if (!vc_ftfy_fix_encoding(seg->v, seg->n, &fx, &fn)) {
+            seg->oom = true;
+        } else {
+            seg->n = 0;
+            cb_append(seg, fx, fn);
+            free(fx);
+        }
         cur->n = 0;
         fix_c1_controls(seg, cur); cb_swap(seg, cur);
         fix_latin_ligatures(seg, cur); cb_swap(seg, cur);

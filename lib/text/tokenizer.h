@@ -39,6 +39,10 @@ VC_HIDDEN int32_t vc_tokenizer_byte_id(const vc_tokenizer *tok, unsigned char b,
 /* Cleaning (clean.c, spec §2.1): UTF-8 prompt -> cleaned, lower-cased code
  * points (*out malloc'd, free()). Invalid UTF-8 -> VC_STATUS_BAD_TEXT. */
 VC_HIDDEN vc_status vc_text_clean(vc_context *ctx, const char *utf8, size_t len, uint32_t **out, size_t *n_out);
+/* ftfy 6.3 fix_encoding on one segment (ftfy_encoding.c): *out malloc'd;
+ * false on out of memory. vc_ftfy_is_bad is ftfy's badness test. */
+VC_HIDDEN bool vc_ftfy_fix_encoding(const uint32_t *s, size_t n, uint32_t **out, size_t *n_out);
+VC_HIDDEN bool vc_ftfy_is_bad(const uint32_t *s, size_t n);
 /* Pre-tokenizer character classes (spec §2.2). */
 VC_HIDDEN bool vc_text_is_space(uint32_t cp);    /* regex \s: Unicode White_Space */
 VC_HIDDEN int vc_text_class(uint32_t cp);        /* 0 space, 1 letter, 2 number, 3 other, 4 none */
