@@ -283,6 +283,40 @@ static void e2e_case(const char *cs, int eta)
 static void test_e2e_t2v_prompt(void **state) { (void)state; e2e_case(CASES[0], 0); }
 static void test_e2e_i2v_prompt_image(void **state) { (void)state; e2e_case(CASES[3], 1); }
 
+/* negative_prompt replaces "" in the unconditional pass: the same as giving
+ * encode_text(negative) as uncond_context, bit for bit, and unlike "". */
+static void test_negative_prompt(void **state)
+{
+    (void)state;
+    vc_context *ctx = vct_context();
+    tmodel tm = load_case(ctx, CASES[2]);
+    const char *prompt = "a red panda", *neg = "blurry, low quality";
+    vc_tensor un = {0}, xT = {0}, z[3] = {{0}};
+    assert_int_equal(vc_encode_text(ctx, tm.m, &neg, 1, &un), VC_STATUS_OK);
+    vct_load(&xT, "%s/ddim_x_T.npy", CASES[2]);
+    for (int r = 0; r < 3; r++) {
+        vc_sampler *s = make_sampler(ctx, tm.m, 2, 0.0f, true);
+        vc_sample_inputs in;
+        vc_sample_inputs_init(&in);
+        in.prompts = &prompt;
+        in.n_prompts = 1;
+        in.init_noise = &xT;
+        if (r == 0) in.negative_prompt = neg;
+        if (r == 1) in.uncond_context = &un;
+        assert_int_equal(vc_sampler_run(s, &in, &z[r]), VC_STATUS_OK);
+        vc_sampler_free(s);
+    }
+    const size_t bytes = (size_t)vc_tensor_numel(&z[0]) * 4;
+    assert_memory_equal(z[0].data, z[1].data, bytes);
+    assert_true(memcmp(z[0].data, z[2].data, bytes) != 0);
+    print_message("  negative prompt == its encoding as uncond_context (bitwise), != empty prompt\n");
+    for (int r = 0; r < 3; r++) vc_tensor_free(&z[r]);
+    vc_tensor_free(&un);
+    vc_tensor_free(&xT);
+    free_case(&tm);
+    vc_context_free(ctx);
+}
+
 /* ------------------------------------------------------------ guidance batching */
 
 /* cond + uncond as one batch of 2B == two passes of B, bit for bit; with a
@@ -569,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_ddim_i2v_512_v1),
         cmocka_unit_test(test_e2e_t2v_prompt),
         cmocka_unit_test(test_e2e_i2v_prompt_image),
+        cmocka_unit_test(test_negative_prompt),
         cmocka_unit_test(test_guidance_batching),
         cmocka_unit_test(test_guidance_one),
         cmocka_unit_test(test_cancel),

@@ -23,6 +23,7 @@ vc_status vc_encode_text(vc_context *ctx, const vc_model *model, const char *con
     vc_clear_error(ctx);
     if (out) memset(out, 0, sizeof *out);
     if (!ctx) return vc_fail(NULL, VC_STATUS_INVALID_ARGUMENT, "vc_encode_text: ctx is NULL");
+    atomic_store(&ctx->cancel_requested, 0); /* a new run clears an old cancel */
     if (!model || !prompts || !out)
         return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT, "vc_encode_text: model, prompts or out is NULL");
     if (n_prompts < 1 || n_prompts > VC_TEXT_MAX_BATCH)

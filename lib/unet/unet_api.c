@@ -21,7 +21,7 @@ static vc_status int_vector(vc_context *ctx, const vc_tensor *t, int64_t B, cons
         int64_t i = n == 1 ? 0 : b; /* a single value is broadcast (§5.3) */
         v[b] = t->dtype == VC_DTYPE_I64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
         if (v[b] < -(1 << 24) || v[b] > (1 << 24)) {
-            long long bad = (long long)v[b];
+            const long long bad = (long long)v[b];
             free(v);
             return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT, "%s[%lld] = %lld is outside +-2^24", what,
                            (long long)b, bad);
