@@ -311,7 +311,8 @@ for _, case in ipairs(cases) do
     close(lat, ref(case, "vae_enc_mode.npy"), 1e-4, case .. " vae encode")
   end)
 
-  test(case .. " ddim5 eta 1", function()
+  -- sampler plumbing on the cheapest t2v case and the i2v case (the C tests cover every case)
+  if case == "t2v_512_v1" or case == "i2v_512_v1" then test(case .. " ddim5 eta 1", function()
     local xt = ref(case, "ddim_x_T.npy")
     local s = need(model(case):sampler{ steps = 5, eta = 1.0, guidance = 12.0, fps = fps[case],
                                         frames = tonumber(xt.shape[2]), height = tonumber(xt.shape[3]) * 8,
@@ -324,7 +325,7 @@ for _, case in ipairs(cases) do
     close(z, ref(case, "ddim5_eta1_cfg12.npy"), 1e-4, case .. " ddim5 eta1")
     close(steps, ref(case, "ddim5_eta1_cfg12_steps.npy"), 1e-4, case .. " ddim5 eta1 steps")
     s:close()
-  end)
+  end) end
 end
 
 test("image path", function()
@@ -340,7 +341,7 @@ test("image path", function()
   close(res, ref(case, "resampler_out.npy"), 1e-4, "resampler")
 end)
 
-local small = { steps = 5, eta = 0.0, frames = 3, height = 64, width = 96 }
+local small = { steps = 2, eta = 0.0, frames = 3, height = 64, width = 96 }
 local function with(t, extra)
   local o = {}
   for k, v in pairs(t) do o[k] = v end
@@ -354,29 +355,29 @@ test("progress, cancel, errors in callbacks", function()
   local seen = {}
   local z = need(m:t2v(with(small, { prompt = prompt(case), decode = false,
                                      progress = function(p) if p.stage == "sample" then seen[#seen + 1] = p.step end end })))
-  eq(table.concat(seen, ","), "1,2,3,4,5")
+  eq(table.concat(seen, ","), "1,2")
   eq(z.ndim, 5)
-  local r, msg, st = m:t2v(with(small, { prompt = prompt(case), progress = function(p) return p.step >= 2 end }))
+  local r, msg, st = m:t2v(with(small, { prompt = prompt(case), progress = function(p) return p.step >= 1 end, decode = false }))
   eq(r, nil)
   eq(st, vc.status.CANCELLED, "status " .. tostring(msg))
-  local ok, err = pcall(m.t2v, m, with(small, { prompt = prompt(case), progress = function() error("boom!") end }))
+  local ok, err = pcall(m.t2v, m, with(small, { prompt = prompt(case), progress = function() error("boom!") end, decode = false }))
   assert(not ok and tostring(err):find("boom!"), "callback error not re-raised: " .. tostring(err))
   local x0s = 0
   local s = need(m:sampler(with(small, { preview_x0 = true, progress = function(p) if p.x0 then x0s = x0s + 1 end end })))
   need(s:run{ prompt = prompt(case) })
-  eq(x0s, 5, "x0 previews")
+  eq(x0s, 2, "x0 previews")
 end)
 
 test("t2v bit-identical to the CLI", function()
   local case = "t2v_512_v1"
   local m = model(case)
-  local opts = { prompt = prompt(case), negative_prompt = "blurry", steps = 4, eta = 1.0, guidance = 7.5,
+  local opts = { prompt = prompt(case), negative_prompt = "blurry", steps = 2, eta = 1.0, guidance = 7.5,
                  seed = 20240607, frames = 3, height = 64, width = 96, decode = false }
   local z = need(m:t2v(opts))
   local cli = os.getenv("VC_CLI")
   if not cli or not exists(cli) then skip("VC_CLI not given") end
   local out = TMP .. "/cli_z.npy"
-  local cmd = ("'%s' t2v '%s' --config '%s' --prompt '%s' --negative-prompt blurry --steps 4 --eta 1.0 " ..
+  local cmd = ("'%s' t2v '%s' --config '%s' --prompt '%s' --negative-prompt blurry --steps 2 --eta 1.0 " ..
                "--cfg 7.5 --seed 20240607 --frames 3 --height 64 --width 96 --threads 2 " ..
                "--save-latents '%s' -o '%s' 2>'%s'"):format(cli, path(case, "model.ckpt"),
                path(case, "config.yaml"), prompt(case), out, TMP .. "/cli_video.npy", TMP .. "/cli.err")

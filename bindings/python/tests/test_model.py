@@ -120,7 +120,9 @@ def _sampler_kw(case, eta):
                 height=x_t.shape[3] * 8, width=x_t.shape[4] * 8)
 
 
-@pytest.mark.parametrize("eta", [0.0, 1.0])
+# The sampler's own C tests cover every case; here the bindings' plumbing (noise inputs,
+# steps_out, timesteps, image input) against the reference, on the cheapest runs.
+@pytest.mark.parametrize("case,eta", [("t2v_512_v1", 0.0), ("t2v_512_v1", 1.0), ("i2v_512_v1", 1.0)])
 def test_ddim5(case, eta):
     m = load_model(case)
     s = supported(m.sampler, **_sampler_kw(case, eta))
@@ -142,31 +144,31 @@ def test_progress_and_cancel():
     case = "t2v_512_v1"
     m = load_model(case)
     seen = []
-    kw = _sampler_kw(case, 0.0)
+    kw = dict(_sampler_kw(case, 0.0), steps=2)
     z = supported(m.t2v, prompt(case), decode=False, progress=lambda p: seen.append((p.stage, p.step, p.total)), **kw)
     assert z.shape == ref(case, "ddim_x_T.npy").shape
-    assert [s for s in seen if s[0] == "sample"] == [("sample", i, 5) for i in range(1, 6)]
+    assert [s for s in seen if s[0] == "sample"] == [("sample", 1, 2), ("sample", 2, 2)]
 
     calls = []
-    def stop_after_two(p):
+    def stop_at_first(p):
         calls.append(p.step)
-        return p.step >= 2
+        return True
     with pytest.raises(vc.Cancelled) as ei:
-        m.t2v(prompt(case), progress=stop_after_two, **kw)
+        m.t2v(prompt(case), decode=False, progress=stop_at_first, **kw)
     assert ei.value.status == vc.Status.CANCELLED
-    assert calls == [1, 2]
+    assert calls == [1]
 
     class Boom(Exception):
         pass
     def explode(p):
         raise Boom("from the callback")
     with pytest.raises(Boom):
-        m.t2v(prompt(case), progress=explode, **kw)
+        m.t2v(prompt(case), decode=False, progress=explode, **kw)
 
     x0s = []
     with m.sampler(preview_x0=True, progress=lambda p: x0s.append(p.x0), **kw) as s:
         s.run(prompt(case))
-    assert len(x0s) == 5 and all(x is not None and x.shape == z.shape for x in x0s)
+    assert len(x0s) == 2 and all(x is not None and x.shape == z.shape for x in x0s)
 
 
 def test_context_cancel_from_another_thread():
@@ -229,11 +231,11 @@ def _cli():
 def test_t2v_bit_identical_to_cli(case, tmp_path):
     """The headline check: Python t2v == `videocrafter t2v` bit for bit on the same seed."""
     m = load_model(case, context=vc.Context(threads=2))
-    kw = dict(steps=4, eta=1.0, guidance=7.5, seed=20240607, frames=3, height=64, width=96)
-    video = supported(m.t2v, prompt(case), negative_prompt="blurry", **kw)
-    z = m.t2v(prompt(case), negative_prompt="blurry", decode=False, **kw)
+    kw = dict(steps=2, eta=1.0, guidance=7.5, seed=20240607, frames=3, height=64, width=96)
+    z = supported(m.t2v, prompt(case), negative_prompt="blurry", decode=False, **kw)
+    video = m.decode(z)  # what t2v(decode=True) returns
     cmd = [_cli(), "t2v", data(case, "model.ckpt"), "--config", data(case, "config.yaml"),
-           "--prompt", prompt(case), "--negative-prompt", "blurry", "--steps", "4", "--eta", "1.0",
+           "--prompt", prompt(case), "--negative-prompt", "blurry", "--steps", "2", "--eta", "1.0",
            "--cfg", "7.5", "--seed", "20240607", "--frames", "3", "--height", "64", "--width", "96",
            "--threads", "2", "--save-latents", str(tmp_path / "z.npy"), "-o", str(tmp_path / "video.npy")]
     r = subprocess.run(cmd, capture_output=True, text=True)
