@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "cpu_simd.h"
 
 static void *cpu_alloc(vc_backend *be, size_t bytes)
 {
@@ -38,12 +39,6 @@ static void cpu_destroy(vc_backend *be)
         free(im);
     }
     free(be);
-}
-
-void cpu_blas_threads(vc_backend *be)
-{
-    /* process-global in OpenBLAS; see cpu_internal.h */
-    if (openblas_get_num_threads() != be->n_threads) openblas_set_num_threads(be->n_threads);
 }
 
 static const vc_backend_ops cpu_ops = {
@@ -90,6 +85,8 @@ vc_status vc_cpu_backend_create(vc_context *ctx, int32_t n_threads, vc_backend *
     be->n_threads = n_threads;
     be->impl = im;
     im->n_threads = n_threads;
+    const char *simd = getenv("VC_CPU_SIMD");
+    im->simd = cpu_have_avx2() && !(simd && strcmp(simd, "0") == 0);
     im->scratch = cpu_alloc(be, (size_t)CPU_SCRATCH_FLOATS * sizeof(float));
     im->tscratch = calloc((size_t)n_threads, sizeof *im->tscratch);
     bool ok = im->scratch && im->tscratch;

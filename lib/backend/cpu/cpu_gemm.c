@@ -2,23 +2,34 @@
  * All OpenBLAS calls happen here, on the calling thread, outside parallel
  * regions (cpu_internal.h). */
 #include <cblas.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "cpu_internal.h"
 
-static void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+/* OpenBLAS keeps one process-global thread count, and its rounding depends on
+ * it (the work split). Each call therefore sets this backend's count and runs
+ * under a process-wide lock, so contexts with different n_threads used from
+ * different threads at once still get exactly the results of a serial run;
+ * concurrent contexts take turns in OpenBLAS (it would share its threads
+ * between them anyway). */
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void sgemm(vc_backend *be, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
+    pthread_mutex_lock(&blas_lock);
+    if (openblas_get_num_threads() != be->n_threads) openblas_set_num_threads(be->n_threads);
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)m,
                 (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+    pthread_mutex_unlock(&blas_lock);
 }
 
 void cpu_gemm(vc_backend *be, const vc_gemm_args *g)
 {
     if (g->m <= 0 || g->n <= 0 || g->batch <= 0) return;
-    cpu_blas_threads(be);
     for (int32_t i = 0; i < g->batch; i++)
-        sgemm(g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha, g->a + i * g->stride_a, g->lda,
+        sgemm(be, g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha, g->a + i * g->stride_a, g->lda,
               g->b + i * g->stride_b, g->ldb, g->beta, g->c + i * g->stride_c, g->ldc);
 }
 
@@ -75,22 +86,23 @@ void cpu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const 
     if (rows <= 0 || out <= 0) return;
     bool post_bias;
     float beta = gemm_prologue(be, y, rows, out, out, bias, 0, residual, &post_bias, false);
-    cpu_blas_threads(be);
     /* OpenBLAS takes 32-bit sizes: split very tall inputs */
     const int64_t max_rows = (int64_t)1 << 30;
     for (int64_t r0 = 0; r0 < rows; r0 += max_rows) {
         int64_t nr = rows - r0 < max_rows ? rows - r0 : max_rows;
-        sgemm(false, true, nr, out, in, 1.0f, x + r0 * in, in, w, in, beta, y + r0 * out, out);
+        sgemm(be, false, true, nr, out, in, 1.0f, x + r0 * in, in, w, in, beta, y + r0 * out, out);
     }
     if (post_bias) bias_add(be, y, rows, out, bias, 0);
     else if (residual && residual != y) cpu_add_inplace(be, y, residual, rows * out);
 }
 
 /* ---------------------------------------------------------------- conv2d */
+/* im2col of output positions [p0, p0 + np) of nimg consecutive images into
+ * col[k][img * np + q] (row stride ldcol); items are (image, k) pairs. */
 typedef struct im2col_job {
-    const float *x;       /* one image [ci, h, w] */
-    float *col;           /* [kc, np] */
-    int64_t k0, p0, np;
+    const float *x;       /* first image [ci, h, w] */
+    float *col;
+    int64_t k0, nk, p0, np, ldcol, x_img;
     int32_t h, w, kh, kw, ow, stride, pt, pl;
 } im2col_job;
 
@@ -98,46 +110,55 @@ static void im2col_task(void *arg, int64_t b, int64_t e, int32_t tid)
 {
     im2col_job *j = arg;
     const int64_t khw = (int64_t)j->kh * j->kw;
-    for (int64_t r = b; r < e; r++) {
+    const int64_t s = j->stride;
+    for (int64_t it = b; it < e; it++) {
+        int64_t img = it / j->nk, r = it % j->nk;
         int64_t k = j->k0 + r;
         int64_t c = k / khw;
         int32_t u = (int32_t)((k / j->kw) % j->kh), v = (int32_t)(k % j->kw);
-        const float *plane = j->x + c * j->h * j->w;
-        float *dst = j->col + r * j->np;
+        const float *plane = j->x + img * j->x_img + c * j->h * j->w;
+        float *dst = j->col + r * j->ldcol + img * j->np;
+        /* output columns ox with a valid input column: ox*s - pl + v in [0, w) */
+        int64_t oxa = j->pl - v > 0 ? (j->pl - v + s - 1) / s : 0;
+        int64_t oxb = (j->w - 1 + j->pl - v) >= 0 ? (j->w - 1 + j->pl - v) / s + 1 : 0; /* exclusive */
+        if (oxb > j->ow) oxb = j->ow;
         int64_t p = j->p0, p1 = j->p0 + j->np;
         while (p < p1) {
             int64_t oy = p / j->ow, ox = p % j->ow;
             int64_t seg = j->ow - ox < p1 - p ? j->ow - ox : p1 - p;
-            int64_t iy = oy * j->stride - j->pt + u;
-            if (iy < 0 || iy >= j->h) {
+            int64_t iy = oy * s - j->pt + u;
+            if (iy < 0 || iy >= j->h || oxb <= oxa) {
                 memset(dst, 0, (size_t)seg * sizeof(float));
             } else {
-                const float *row = plane + iy * j->w;
-                if (j->stride == 1) {
-                    /* ix = ox - pl + v, valid for ix in [0, w) */
-                    int64_t ix0 = ox - j->pl + v;
-                    int64_t a = ix0 < 0 ? -ix0 : 0;             /* leading zeros */
-                    int64_t bnd = j->w - ix0;                   /* first invalid offset */
-                    if (bnd > seg) bnd = seg;
-                    if (a > seg) a = seg;
-                    int64_t q = 0;
-                    for (; q < a; q++) dst[q] = 0.0f;
-                    if (bnd > a) {
-                        memcpy(dst + a, row + ix0 + a, (size_t)(bnd - a) * sizeof(float));
-                        q = bnd;
-                    }
-                    for (; q < seg; q++) dst[q] = 0.0f;
+                const float *row = plane + iy * j->w - j->pl + v; /* row[ox*s] = x[iy][ox*s - pl + v] */
+                int64_t a = oxa - ox, bnd = oxb - ox;           /* valid q in [a, bnd) */
+                if (a < 0) a = 0;
+                if (a > seg) a = seg;
+                if (bnd > seg) bnd = seg;
+                if (bnd < a) bnd = a;
+                for (int64_t q = 0; q < a; q++) dst[q] = 0.0f;
+                if (s == 1) {
+                    memcpy(dst + a, row + ox + a, (size_t)(bnd - a) * sizeof(float));
                 } else {
-                    for (int64_t q = 0; q < seg; q++) {
-                        int64_t ix = (ox + q) * j->stride - j->pl + v;
-                        dst[q] = ix >= 0 && ix < j->w ? row[ix] : 0.0f;
-                    }
+                    const float *src = row + (ox + a) * s;
+                    for (int64_t q = a; q < bnd; q++, src += s) dst[q] = *src;
                 }
+                for (int64_t q = bnd; q < seg; q++) dst[q] = 0.0f;
             }
             dst += seg;
             p += seg;
         }
     }
+}
+
+static void im2col(vc_backend *be, const vc_conv2d_args *a, const float *x, int64_t nimg, int64_t k0, int64_t nk,
+                   int64_t p0, int64_t np, int64_t ow, float *col, int64_t ldcol)
+{
+    im2col_job j = {.x = x, .col = col, .k0 = k0, .nk = nk, .p0 = p0, .np = np, .ldcol = ldcol,
+                    .x_img = (int64_t)a->ci * a->h * a->w, .h = a->h, .w = a->w, .kh = a->kh, .kw = a->kw,
+                    .ow = (int32_t)ow, .stride = a->stride, .pt = a->pad_top, .pl = a->pad_left};
+    int64_t grain = np > 0 ? 16384 / np : 1;
+    cpu_parallel_for(be, nimg * nk, grain < 1 ? 1 : grain, im2col_task, &j);
 }
 
 void cpu_conv2d(vc_backend *be, const vc_conv2d_args *a)
@@ -146,20 +167,26 @@ void cpu_conv2d(vc_backend *be, const vc_conv2d_args *a)
     const int64_t ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
     const int64_t P = oh * ow, K = (int64_t)a->ci * a->kh * a->kw;
     if (a->n <= 0 || a->co <= 0 || P <= 0) return;
-    bool post_bias;
-    float beta = gemm_prologue(be, a->y, (int64_t)a->n * a->co, P, P, a->bias, a->co, a->residual, &post_bias, false);
-    cpu_blas_threads(be);
     const bool direct = a->kh == 1 && a->kw == 1 && a->stride == 1 && a->pad_top == 0 && a->pad_left == 0 &&
                         a->pad_bottom == 0 && a->pad_right == 0;
     float *col = cpu_of(be)->scratch;
-    int64_t kc = K < CPU_SCRATCH_FLOATS ? K : CPU_SCRATCH_FLOATS;
-    int64_t cols = kc > 0 ? CPU_SCRATCH_FLOATS / kc : P;
+    const int64_t SC = CPU_SCRATCH_FLOATS;
+    const int64_t xs = (int64_t)a->ci * a->h * a->w;
+
+    /* One GEMM per image (or per column chunk of one image), never across
+     * images: OpenBLAS's rounding depends on a column's position in the call,
+     * so grouping images would make an image's result depend on the batch it
+     * came with (batched guidance must equal two separate passes bit for bit). */
+    bool post_bias;
+    float beta = gemm_prologue(be, a->y, (int64_t)a->n * a->co, P, P, a->bias, a->co, a->residual, &post_bias, false);
+    int64_t kc = K < SC ? K : SC;
+    int64_t cols = kc > 0 ? SC / kc : P;
     if (cols > P) cols = P;
     for (int32_t img = 0; img < a->n; img++) {
-        const float *xn = a->x + (int64_t)img * a->ci * a->h * a->w;
+        const float *xn = a->x + img * xs;
         float *yn = a->y + (int64_t)img * a->co * P;
         if (direct) {
-            sgemm(false, false, a->co, P, a->ci, 1.0f, a->weight, a->ci, xn, P, beta, yn, P);
+            sgemm(be, false, false, a->co, P, a->ci, 1.0f, a->weight, a->ci, xn, P, beta, yn, P);
             continue;
         }
         if (K == 0) {
@@ -170,12 +197,8 @@ void cpu_conv2d(vc_backend *be, const vc_conv2d_args *a)
             int64_t np = P - p0 < cols ? P - p0 : cols;
             for (int64_t k0 = 0; k0 < K; k0 += kc) {
                 int64_t nk = K - k0 < kc ? K - k0 : kc;
-                im2col_job j = {.x = xn, .col = col, .k0 = k0, .p0 = p0, .np = np, .h = a->h, .w = a->w,
-                                .kh = a->kh, .kw = a->kw, .ow = (int32_t)ow, .stride = a->stride,
-                                .pt = a->pad_top, .pl = a->pad_left};
-                int64_t grain = np > 0 ? 16384 / np : 1;
-                cpu_parallel_for(be, nk, grain < 1 ? 1 : grain, im2col_task, &j);
-                sgemm(false, false, a->co, np, nk, 1.0f, a->weight + k0, K, col, np, k0 == 0 ? beta : 1.0f,
+                im2col(be, a, xn, 1, k0, nk, p0, np, ow, col, np);
+                sgemm(be, false, false, a->co, np, nk, 1.0f, a->weight + k0, K, col, np, k0 == 0 ? beta : 1.0f,
                       yn + p0, P);
             }
         }
@@ -209,7 +232,6 @@ void cpu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, in
     bool post_bias;
     /* §5.4: padding kt/2 frames each side; every tap accumulates, so start from bias or 0 */
     gemm_prologue(be, y, (int64_t)B * co, TS, TS, bias, co, residual, &post_bias, true);
-    cpu_blas_threads(be);
     const int32_t pad = kt / 2;
     float *wt = cpu_of(be)->scratch;
     int64_t oc = ci > 0 ? CPU_SCRATCH_FLOATS / ci : co;
@@ -225,7 +247,7 @@ void cpu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, in
             for (int32_t b = 0; b < B; b++) {
                 const float *xb = x + (int64_t)b * ci * TS + (int64_t)(t0 + tau - pad) * S;
                 float *yb = y + ((int64_t)b * co + o0) * TS + (int64_t)t0 * S;
-                sgemm(false, false, no, (int64_t)(t1 - t0) * S, ci, 1.0f, wt, ci, xb, TS, 1.0f, yb, TS);
+                sgemm(be, false, false, no, (int64_t)(t1 - t0) * S, ci, 1.0f, wt, ci, xb, TS, 1.0f, yb, TS);
             }
         }
     }

@@ -5,9 +5,10 @@
  * jobs). Every non-GEMM kernel runs through cpu_parallel_for. GEMMs go to
  * OpenBLAS (pthread build) from the calling thread only, never from inside a
  * parallel_for, so the two pools never run at the same time. OpenBLAS's thread
- * count is process-global: each GEMM-using op sets it to this backend's
- * n_threads when it differs (contexts with different counts in one process
- * therefore switch it back and forth; they share OpenBLAS's threads).
+ * count is process-global: every sgemm call sets it to this backend's
+ * n_threads under a process-wide lock (cpu_gemm.c), so concurrent contexts
+ * with different counts take turns in OpenBLAS and each gets the results of
+ * a serial run.
  *
  * Determinism: work is split into chunks whose bounds depend only on the
  * problem, never on the thread count, and every chunk's arithmetic is fixed, so
@@ -26,22 +27,20 @@ VC_HIDDEN cpu_pool *cpu_pool_create(int32_t n_threads);
 VC_HIDDEN void cpu_pool_destroy(cpu_pool *p);
 
 /* Per-backend state (be->impl). */
-#define CPU_SCRATCH_FLOATS ((int64_t)4 << 20)   /* 16 MiB: im2col chunks, weight repacks */
+#define CPU_SCRATCH_FLOATS ((int64_t)8 << 20)   /* 32 MiB: im2col chunks, weight repacks */
 #define CPU_TSCRATCH_FLOATS ((int64_t)256 << 10) /* 1 MiB per thread: attention tiles */
 typedef struct cpu_impl {
     cpu_pool *pool;
     float *scratch;              /* CPU_SCRATCH_FLOATS, used by the calling thread only */
     float **tscratch;            /* [n_threads] x CPU_TSCRATCH_FLOATS */
     int32_t n_threads;
+    bool simd;                   /* AVX2+FMA kernels (off with VC_CPU_SIMD=0, for testing) */
 } cpu_impl;
 
 /* Runs fn over [0, n) in chunks of `grain` items (the last may be shorter),
  * spread over the pool; inline when there is a single chunk or thread.
  * Not reentrant: fn must not call cpu_parallel_for. */
 VC_HIDDEN void cpu_parallel_for(vc_backend *be, int64_t n, int64_t grain, cpu_task_fn fn, void *arg);
-
-/* Sets OpenBLAS's (process-global) thread count to be->n_threads if needed. */
-VC_HIDDEN void cpu_blas_threads(vc_backend *be);
 
 static inline cpu_impl *cpu_of(vc_backend *be) { return (cpu_impl *)be->impl; }
 
