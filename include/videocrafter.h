@@ -337,7 +337,11 @@ VC_API vc_status vc_sampler_run(vc_sampler *sampler, const vc_sample_inputs *inp
 
 /* ------------------------------------------------------------- VAE, frames */
 
-/* Decodes sampler latents z [B,4,T,h,w] -> float video [B,3,T,8h,8w] (spec §4.4). */
+/* Decodes sampler latents z [B,4,T,h,w] -> float video [B,3,T,8h,8w] (spec §4.4).
+ * One frame index (B images) per decoder pass, frames in order; working memory is
+ * one pass's activations, planned and reserved before it runs (about 1.2 GB per
+ * 576x1024 image, 0.34 GB per 320x512). The environment variable
+ * VIDEOCRAFTER_VAE_BATCH=K decodes K images per pass instead, when memory allows. */
 VC_API vc_status vc_decode_latents(vc_context *ctx, const vc_model *model, const vc_tensor *z,
                                    vc_tensor *video);
 /* Encodes images [N,3,H,W] in [-1,1] to the posterior mode scaled into

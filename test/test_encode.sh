@@ -77,4 +77,17 @@ if "$CLI" decode "$MODEL" --config "$CONFIG" "$Z" -o "$tmp/a.avi" 2>"$tmp/err"; 
 grep -q "cannot tell the output format" "$tmp/err" || fail "a.avi: $(cat "$tmp/err")"
 if "$CLI" decode "$MODEL" --config "$CONFIG" "$tmp/none.npy" -o "$tmp/c.mp4" 2>"$tmp/err"; then fail "missing z accepted"; fi
 [ ! -e "$tmp/c.mp4" ] || fail "c.mp4 left behind"
+# an FFmpeg failure comes back with FFmpeg's own message, and leaves nothing behind
+if "$CLI" decode "$MODEL" --config "$CONFIG" "$Z" -o "$tmp/no/such/dir/d.mp4" 2>"$tmp/err"; then fail "bad dir accepted"; fi
+grep -q "FFmpeg: No such file or directory" "$tmp/err" || fail "bad dir: $(cat "$tmp/err")"
+echo "  bad folder: $(cat "$tmp/err")"
+[ -z "$(ls "$tmp" | grep tmp)" ] || fail "temporary file left in $tmp"
+# the demo path: the tiny random-weight model the project writes itself (examples/make_tiny_model.c,
+# as examples/demo.sh builds it), then t2v on it end to end (few steps, small size, to stay quick)
+cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Ilib examples/make_tiny_model.c "$BUILD/libvideocrafter.a" \
+    $(pkg-config --libs openblas yaml-0.1 libpng libjpeg zlib libutf8proc) -lm -ldl -pthread -o "$tmp/make_tiny_model"
+"$tmp/make_tiny_model" "$tmp/tiny" | grep -q "RANDOM WEIGHTS" || fail "make_tiny_model did not say RANDOM WEIGHTS"
+"$CLI" t2v "$tmp/tiny/model.ckpt" --config "$tmp/tiny/config.yaml" --prompt "a red panda" --frames 4 \
+    --height 64 --width 96 --steps 2 -o "$tmp/demo.mp4" --quiet
+check "$tmp/demo.mp4" h264 4 10 yuv420p
 echo "test_encode.sh: ok"
