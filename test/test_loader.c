@@ -695,6 +695,31 @@ static void test_hostile_pickles(void **s)
     vc_weights *w;
     vc_status st = open_pickle(ctx, &b, &w);
     assert_int_not_equal(st, VC_STATUS_OK);
+    /* nesting a million levels deep (1-2 bytes a level): tuples, lists, dicts of
+     * dicts; refused or rejected as no state dict, never a stack overflow when
+     * the objects are built, inspected or freed */
+    for (int kind = 0; kind < 3; kind++) {
+        b.n = 0;
+        tb_str(&b, "\x80\x02");
+        const int deep = 1000000;
+        if (kind == 0) {
+            tb_str(&b, "K\x01");
+            for (int i = 0; i < deep; i++) tb_byte(&b, 0x85); /* TUPLE1 */
+        } else if (kind == 1) {
+            for (int i = 0; i < deep; i++) tb_byte(&b, ']');
+            for (int i = 0; i < deep - 1; i++) tb_byte(&b, 'a'); /* APPEND */
+        } else {
+            tb_byte(&b, '}');
+            for (int i = 0; i < deep; i++) { tb_unicode(&b, "k"); tb_byte(&b, '}'); }
+            for (int i = 0; i < deep; i++) tb_byte(&b, 's'); /* SETITEM */
+        }
+        tb_byte(&b, '.');
+        st = open_pickle(ctx, &b, &w);
+        assert_int_not_equal(st, VC_STATUS_OK);
+        assert_int_not_equal(st, VC_STATUS_INTERNAL);
+        print_message("  pickle nested %d deep (%s): %s\n", deep, kind == 0 ? "tuples" : kind == 1 ? "lists" : "dicts",
+                      vc_context_errmsg(ctx));
+    }
     /* memo indices up to 2^32-1 are hashed, not allocated densely */
     b.n = 0;
     tb_str(&b, "\x80\x02}r\xff\xff\xff\xffj\xff\xff\xff\xff.");
@@ -892,6 +917,16 @@ static void test_safetensors_hostile(void **s)
     st_case(ctx, "{}", d, 0, VC_STATUS_BAD_FORMAT, "no tensors");
     st_case(ctx, "{\"a\":5}", d, 0, VC_STATUS_BAD_FORMAT, "needs \"dtype\"");
     st_case(ctx, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]", d, 16, VC_STATUS_BAD_FORMAT, "at byte");
+    /* a 2 GiB tensor declared in a 16-byte data section: refused before any allocation */
+    st_case(ctx, "{\"a\":{\"dtype\":\"F32\",\"shape\":[536870912],\"data_offsets\":[0,2147483648]}}", d, 16,
+            VC_STATUS_BAD_FORMAT, "data section");
+    st_case(ctx, "{\"a\":{\"dtype\":\"F16\",\"shape\":[65536,65536],\"data_offsets\":[0,8589934592]}}", d, 16,
+            VC_STATUS_BAD_FORMAT, "data section");
+    /* offsets past 2^64 and a shape product that overflows int64 */
+    st_case(ctx, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,18446744073709551616]}}", d, 16,
+            VC_STATUS_BAD_FORMAT, "");
+    st_case(ctx, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967295,4294967295,4294967295],\"data_offsets\":[0,16]}}", d,
+            16, VC_STATUS_BAD_FORMAT, "");
     /* unaligned F32 data is copied, not read through a misaligned pointer */
     st_case(ctx, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[1,9]}}", d, 16, VC_STATUS_OK, "");
     /* ints are kept, f32 view NULL; I16 widened to int32 */
@@ -914,6 +949,69 @@ static void test_safetensors_hostile(void **s)
     /* header length beyond the file */
     uint8_t g[16] = { 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, '{', '}' };
     assert_int_equal(vc_weights_open_mem(ctx, "st", g, 10, &w), VC_STATUS_BAD_FORMAT);
+    vc_context_free(ctx);
+}
+
+/* A real checkpoint (the t2v_512_v1 reference, torch's zip64 layout) whose
+ * central directory lies, patched in memory: each lie is refused with a
+ * message naming the entry or the record, nothing is read out of bounds. */
+static void put_le(uint8_t *p, int n, uint64_t v)
+{
+    for (int k = 0; k < n; k++) p[k] = (uint8_t)(v >> (8 * k));
+}
+
+static void test_zip_cd_lies(void **s)
+{
+    (void)s;
+    vc_context *ctx = vct_context();
+    size_t n;
+    uint8_t *orig = read_file(vct_path("t2v_512_v1/model.ckpt"), &n);
+    uint8_t *buf = malloc(n);
+    assert_non_null(buf);
+    /* locate the records */
+    size_t eocd = 0, z64 = 0;
+    for (size_t i = n - 22;; i--) {
+        if (memcmp(orig + i, "PK\5\6", 4) == 0) { eocd = i; break; }
+        if (i == 0) fail_msg("no EOCD");
+    }
+    assert_true(eocd >= 20 && memcmp(orig + eocd - 20, "PK\6\7", 4) == 0);
+    z64 = (size_t)(orig[eocd - 12] | (uint64_t)orig[eocd - 11] << 8 | (uint64_t)orig[eocd - 10] << 16 |
+                   (uint64_t)orig[eocd - 9] << 24);
+    assert_memory_equal(orig + z64, "PK\6\6", 4);
+    size_t cd = 0;
+    for (int k = 7; k >= 0; k--) cd = cd << 8 | orig[z64 + 48 + k];
+    assert_memory_equal(orig + cd, "PK\1\2", 4);
+    struct { const char *what; size_t off; int width; uint64_t val; vc_status want; const char *needle; } lies[] = {
+        { "entry 0 compressed size 2 GiB", cd + 20, 4, 0x7fffffff, VC_STATUS_BAD_FORMAT, "runs past the end" },
+        { "entry 0 size 2 GiB (stored)", cd + 24, 4, 0x7fffffff, VC_STATUS_BAD_FORMAT, "compressed size" },
+        { "entry 0 method deflate", cd + 10, 2, 8, VC_STATUS_BAD_FORMAT, "deflate data" },
+        { "entry 0 method 99", cd + 10, 2, 99, VC_STATUS_UNSUPPORTED, "compression method 99" },
+        { "entry 0 encrypted", cd + 8, 2, 1, VC_STATUS_UNSUPPORTED, "encrypted" },
+        { "entry 0 name length 65535", cd + 28, 2, 0xffff, VC_STATUS_BAD_FORMAT, "runs past the directory" },
+        { "entry 0 extra length 65535", cd + 30, 2, 0xffff, VC_STATUS_BAD_FORMAT, "runs past the directory" },
+        { "entry 0 local header at 5", cd + 42, 4, 5, VC_STATUS_BAD_FORMAT, "bad signature" },
+        { "entry 0 local header past the end", cd + 42, 4, 0xfffffff0u, VC_STATUS_BAD_FORMAT, "" },
+        { "zip64 directory offset 1", z64 + 48, 8, 1, VC_STATUS_BAD_FORMAT, "" },
+        { "zip64 directory size 2^62", z64 + 40, 8, (uint64_t)1 << 62, VC_STATUS_BAD_FORMAT, "outside the file" },
+        { "zip64 entry count 2^40", z64 + 32, 8, (uint64_t)1 << 40, VC_STATUS_UNSUPPORTED, "multi-disk" },
+        { "zip64 both counts 2^40", z64 + 24, 8, (uint64_t)1 << 40, VC_STATUS_BAD_FORMAT, "" },
+        { "zip64 record offset past the end", eocd - 12, 8, (uint64_t)n + 100, VC_STATUS_BAD_FORMAT, "ZIP64" },
+    };
+    for (size_t i = 0; i < sizeof lies / sizeof *lies; i++) {
+        memcpy(buf, orig, n);
+        put_le(buf + lies[i].off, lies[i].width, lies[i].val);
+        if (i == 12) put_le(buf + z64 + 32, 8, (uint64_t)1 << 40); /* n_disk == n_total */
+        vc_weights *w = NULL;
+        vc_status st = vc_weights_open_mem(ctx, "lying.ckpt", buf, n, &w);
+        const char *m = vc_context_errmsg(ctx);
+        print_message("  %-34s -> %s: %.150s\n", lies[i].what, vc_status_str(st), m);
+        if (st != lies[i].want || !strstr(m, lies[i].needle))
+            fail_msg("%s: status %s (want %s), message '%s' (want '%s')", lies[i].what, vc_status_str(st),
+                     vc_status_str(lies[i].want), m, lies[i].needle);
+        assert_null(w);
+    }
+    free(buf);
+    free(orig);
     vc_context_free(ctx);
 }
 
@@ -989,6 +1087,7 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_zip_hostile),
         cmocka_unit_test(test_safetensors_hostile),
+        cmocka_unit_test(test_zip_cd_lies),
         cmocka_unit_test(test_fuzz_regressions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
