@@ -349,6 +349,7 @@ static void test_hostile(void **state)
     n = png_header_only(hdr, 0, 0);
     write_bytes(tmp_file("zero.png"), hdr, n);
     assert_int_equal(load(ctx, tmp_file("zero.png"), &t), VC_STATUS_BAD_FORMAT);
+    assert_non_null(strstr(vc_context_errmsg(ctx), "empty size 0x0"));
 
     /* 20000x20000 header: refused before any pixel memory is taken */
     n = png_header_only(hdr, 20000, 20000);

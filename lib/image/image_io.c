@@ -84,10 +84,8 @@ static vc_status decode_png_rows(decode_state *s, png_structp png, png_infop inf
     if (s->size >= 8 + 8 + 8 && memcmp(d + 12, "IHDR", 4) == 0) {
         uint32_t w0 = (uint32_t)d[16] << 24 | (uint32_t)d[17] << 16 | (uint32_t)d[18] << 8 | d[19];
         uint32_t h0 = (uint32_t)d[20] << 24 | (uint32_t)d[21] << 16 | (uint32_t)d[22] << 8 | d[23];
-        if (w0 && h0) {
-            vc_status st0 = check_size(s, "PNG", w0, h0);
-            if (st0 != VC_STATUS_OK) return st0;
-        }
+        vc_status st0 = check_size(s, "PNG", w0, h0); /* 0x0 too: a clearer message than libpng's */
+        if (st0 != VC_STATUS_OK) return st0;
     }
     if (setjmp(png_jmpbuf(png))) {
         if (s->status != VC_STATUS_OK) return s->status;
