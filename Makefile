@@ -112,7 +112,7 @@ $(BUILD)/videocrafter.pc: pkgconfig/videocrafter.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 # ------------------------------------------------------------------ tests
-check: check-unit check-asan check-more
+check: check-unit check-asan check-more abi-check
 	@echo "make check: all passed"
 
 check-unit: all $(TEST_BIN)

@@ -7,6 +7,7 @@
  * go through the UNet as one batch of 2B when batch_guidance is set and the
  * working memory allows (identical results: batch elements never interact). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -252,6 +253,23 @@ static void upload_context(vc_backend *be, float *dst, const vc_tensor *c, int32
 
 /* ------------------------------------------------------------ run */
 
+/* Memory the system can still give (MemAvailable: free + reclaimable cache),
+ * or UINT64_MAX when unknown. */
+static uint64_t available_bytes(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        unsigned long long kb = 0;
+        bool found = false;
+        while (!found && fgets(line, sizeof line, f)) found = sscanf(line, "MemAvailable: %llu kB", &kb) == 1;
+        fclose(f);
+        if (found) return (uint64_t)kb * 1024u;
+    }
+    long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : UINT64_MAX;
+}
+
 vc_status vc_sampler_run(vc_sampler *s, const vc_sample_inputs *inputs, vc_tensor *latent)
 {
     if (latent) memset(latent, 0, sizeof *latent);
@@ -329,9 +347,9 @@ vc_status vc_sampler_run(vc_sampler *s, const vc_sample_inputs *inputs, vc_tenso
     bool batched = guided && p->batch_guidance && Lu == L;
     if (batched) {
         uint64_t one = vc_unet_estimate_bytes(u, B, T, H, W, L), two = vc_unet_estimate_bytes(u, 2 * B, T, H, W, L);
-        long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-        uint64_t avail = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : UINT64_MAX;
-        if (strcmp(be->ops->name, "cpu") == 0 && two - one > avail / 2) batched = false;
+        /* CPU: the extra working memory of the doubled batch must fit comfortably; a
+         * device backend that runs out falls back below (VC_STATUS_OUT_OF_MEMORY) */
+        if (strcmp(be->ops->name, "cpu") == 0 && two - one > available_bytes() / 2) batched = false;
     }
     const int32_t Bmax = guided ? 2 * B : B;
     float *dctx = vc_arena_floats(be, (int64_t)B * L * D + (guided ? (int64_t)B * Lu * D : 0));

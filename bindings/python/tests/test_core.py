@@ -251,3 +251,12 @@ def test_library_found_beside_package(tmp_path):
                        env=env, capture_output=True, text=True, cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[0] == str(pkg / "libvideocrafter.so.1")
+
+
+def test_objects_free_without_gc():
+    """No reference cycles: dropping the last reference frees the C object at once."""
+    gone = []
+    ctx = vc.Context(threads=1, log_callback=lambda level, msg: None)
+    weakref.finalize(ctx, gone.append, "ctx")
+    del ctx
+    assert gone == ["ctx"]

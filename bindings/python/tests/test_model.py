@@ -165,6 +165,13 @@ def test_progress_and_cancel():
     with pytest.raises(Boom):
         m.t2v(prompt(case), decode=False, progress=explode, **kw)
 
+    import weakref
+    gone = []
+    s = m.sampler(progress=lambda p: False, **kw)
+    weakref.finalize(s, gone.append, True)
+    del s                                   # no cycle through the C callback
+    assert gone == [True]
+
     x0s = []
     with m.sampler(preview_x0=True, progress=lambda p: x0s.append(p.x0), **kw) as s:
         s.run(prompt(case))

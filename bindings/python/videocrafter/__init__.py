@@ -35,6 +35,7 @@ import enum
 import os
 import sys
 import threading
+import weakref
 from ctypes import POINTER, byref, c_char_p, c_int64, c_void_p
 from dataclasses import dataclass
 from typing import (Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union)
@@ -508,7 +509,9 @@ class Context:
         self._log_fn = log_callback
         self._log_cb = None
         if log_callback is not None:
-            self._log_cb = _lib.vc_log_callback(self._on_log)
+            # a weak reference: a bound method here would make a cycle and delay the C free
+            ref = weakref.ref(self)
+            self._log_cb = _lib.vc_log_callback(lambda lvl, msg, ud: _call(ref, "_on_log", lvl, msg, ud))
             p.log_callback = self._log_cb
         p.vocab_path = self._vocab_b
         h = c_void_p()
@@ -606,6 +609,11 @@ class Context:
         if not self._h:
             return "videocrafter.Context(closed)"
         return f"videocrafter.Context(backend={self.backend!r}, threads={self.n_threads})"
+
+
+def _call(ref: "weakref.ref[Any]", method: str, *args: Any) -> Any:
+    obj = ref()
+    return getattr(obj, method)(*args) if obj is not None else None
 
 
 _tls = threading.local()
@@ -847,7 +855,8 @@ class Sampler:
                 setattr(p, k, v)
         self.progress = progress
         self._cb_error: Optional[BaseException] = None
-        self._cb = _lib.vc_progress_callback(self._on_progress)
+        ref = weakref.ref(self)
+        self._cb = _lib.vc_progress_callback(lambda p, ud: _call(ref, "_on_progress", p, ud) or 0)
         p.progress = self._cb
         self.params: Dict[str, Any] = {k: getattr(p, k) for k in _SAMPLER_FIELDS}
         h = c_void_p()
