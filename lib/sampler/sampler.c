@@ -253,6 +253,21 @@ static void upload_context(vc_backend *be, float *dst, const vc_tensor *c, int32
 
 /* ------------------------------------------------------------ run */
 
+static uint64_t available_bytes(void);
+
+/* A batch of 2B needs about twice the working memory of one pass of B: it is
+ * used when that stays within max(4 GiB, a quarter of the available memory)
+ * and half of what is available (CPU). Other backends try it and fall back on
+ * VC_STATUS_OUT_OF_MEMORY. Results are bit-identical either way. */
+static bool batch_fits(const vc_backend *be, uint64_t pass)
+{
+    if (strcmp(be->ops->name, "cpu") != 0) return true;
+    const uint64_t avail = available_bytes(), two = 2 * pass;
+    uint64_t budget = (uint64_t)4 << 30;
+    if (avail != UINT64_MAX && avail / 4 > budget) budget = avail / 4;
+    return two <= budget && (avail == UINT64_MAX || two <= avail / 2);
+}
+
 /* Memory the system can still give (MemAvailable: free + reclaimable cache),
  * or UINT64_MAX when unknown. */
 static uint64_t available_bytes(void)
@@ -343,14 +358,10 @@ vc_status vc_sampler_run(vc_sampler *s, const vc_sample_inputs *inputs, vc_tenso
         if ((st = vc_tensor_make(ctx, in.steps_out, VC_DTYPE_F32, 6, sshape))) goto out;
     }
 
-    /* batching cond + uncond as 2B when it fits (contexts of equal length) */
-    bool batched = guided && p->batch_guidance && Lu == L;
-    if (batched) {
-        uint64_t one = vc_unet_estimate_bytes(u, B, T, H, W, L), two = vc_unet_estimate_bytes(u, 2 * B, T, H, W, L);
-        /* CPU: the extra working memory of the doubled batch must fit comfortably; a
-         * device backend that runs out falls back below (VC_STATUS_OUT_OF_MEMORY) */
-        if (strcmp(be->ops->name, "cpu") == 0 && two - one > available_bytes() / 2) batched = false;
-    }
+    /* batching cond + uncond as 2B when it fits (contexts of equal length): decided
+     * after the first conditional pass, from its measured working memory */
+    const bool want_batch = guided && p->batch_guidance && Lu == L;
+    bool batched = false, decided = !want_batch;
     const int32_t Bmax = guided ? 2 * B : B;
     float *dctx = vc_arena_floats(be, (int64_t)B * L * D + (guided ? (int64_t)B * Lu * D : 0));
     float *dx = vc_arena_floats(be, (guided ? 2 : 1) * n), *de = vc_arena_floats(be, (guided ? 2 : 1) * n);
@@ -393,7 +404,17 @@ vc_status vc_sampler_run(vc_sampler *s, const vc_sample_inputs *inputs, vc_tenso
         }
         if (!batched) {
             /* conditional first, then unconditional, as the original (§6) */
+            const size_t used0 = be->arena.used, peak0 = be->arena.peak;
+            be->arena.peak = used0;
             st = vc_unet_forward(ctx, u, vc_unet_weights_of_model(m), dx, B, T, H, W, tv, fv, dctx, L, de);
+            const uint64_t pass = be->arena.peak - used0; /* working memory of one pass of B */
+            if (be->arena.peak < peak0) be->arena.peak = peak0;
+            if (!st && !decided) {
+                decided = true;
+                batched = batch_fits(be, pass);
+                vc_log(ctx, VC_LOG_DEBUG, "guidance: one pass of %d needs %.2f GiB of working memory; %s", B,
+                       (double)pass / 1073741824.0, batched ? "batching cond+uncond" : "separate passes");
+            }
             if (!st && guided)
                 st = vc_unet_forward(ctx, u, vc_unet_weights_of_model(m), dx, B, T, H, W, tv, fv,
                                      dctx + (int64_t)B * L * D, Lu, de + n);
