@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "cpu_simd.h"
 
 #define EW_GRAIN 16384 /* elements per chunk: fixed, so results never depend on the thread count */
 
@@ -50,9 +51,29 @@ static void silu_task(void *arg, int64_t b, int64_t e, int32_t tid)
     for (int64_t i = b; i < e; i++) j->y[i] = silu1(j->x[i]);
 }
 
+#if CPU_X86
+static CPU_AVX2 void silu_task_avx2(void *arg, int64_t b, int64_t e, int32_t tid)
+{
+    ew_job *j = arg;
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    int64_t i = b;
+    for (; i + 8 <= e; i += 8) {
+        __m256 x = _mm256_loadu_ps(j->x + i);
+        _mm256_storeu_ps(j->y + i, _mm256_div_ps(x, _mm256_add_ps(one, cpu_exp8(_mm256_sub_ps(zero, x)))));
+    }
+    for (; i < e; i++) j->y[i] = silu1(j->x[i]);
+}
+#endif
+
 void cpu_silu(vc_backend *be, const float *x, float *y, int64_t n)
 {
     ew_job j = {.x = x, .y = y};
+#if CPU_X86
+    if (cpu_of(be)->simd) {
+        cpu_parallel_for(be, n, EW_GRAIN, silu_task_avx2, &j);
+        return;
+    }
+#endif
     cpu_parallel_for(be, n, EW_GRAIN, silu_task, &j);
 }
 

@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "cpu_internal.h"
+#include "cpu_simd.h"
 
 static double sum_d(const float *x, int64_t n)
 {
@@ -44,6 +45,91 @@ static void moments(const float *x, int64_t n, float eps, float *mean, float *me
     *rstd = 1.0f / sqrtf((float)v + eps);
 }
 
+#if CPU_X86
+static CPU_AVX2 double sum_d_avx2(const float *x, int64_t n)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    double t[4];
+    _mm256_storeu_pd(t, _mm256_add_pd(s0, s1));
+    double r = (t[0] + t[1]) + (t[2] + t[3]);
+    for (; i < n; i++) r += x[i];
+    return r;
+}
+
+static CPU_AVX2 double sqdev_d_avx2(const float *x, int64_t n, double mean)
+{
+    const __m256d m = _mm256_set1_pd(mean);
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), m);
+        __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), m);
+        s0 = _mm256_fmadd_pd(d0, d0, s0);
+        s1 = _mm256_fmadd_pd(d1, d1, s1);
+    }
+    double t[4];
+    _mm256_storeu_pd(t, _mm256_add_pd(s0, s1));
+    double r = (t[0] + t[1]) + (t[2] + t[3]);
+    for (; i < n; i++) {
+        double d = x[i] - mean;
+        r += d * d;
+    }
+    return r;
+}
+
+static CPU_AVX2 void moments_avx2(const float *x, int64_t n, float eps, float *mean, float *mean_lo, float *rstd)
+{
+    double m = n > 0 ? sum_d_avx2(x, n) / (double)n : 0.0;
+    double v = n > 0 ? sqdev_d_avx2(x, n, m) / (double)n : 0.0;
+    *mean = (float)m;
+    *mean_lo = (float)(m - (double)*mean);
+    *rstd = 1.0f / sqrtf((float)v + eps);
+}
+
+/* y = ((x - mean) - mlo) * scale + shift (+ SiLU); gamma_row/beta_row: per-element affine (LayerNorm) */
+static CPU_AVX2 void affine_row_avx2(const float *x, float *y, int64_t n, float mean, float mlo, float scale,
+                                    float shift, bool silu)
+{
+    const __m256 vm = _mm256_set1_ps(mean), vl = _mm256_set1_ps(mlo), vs = _mm256_set1_ps(scale),
+                 vb = _mm256_set1_ps(shift), one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 t = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), vl);
+        t = _mm256_add_ps(_mm256_mul_ps(t, vs), vb);
+        if (silu) t = _mm256_div_ps(t, _mm256_add_ps(one, cpu_exp8(_mm256_sub_ps(zero, t))));
+        _mm256_storeu_ps(y + i, t);
+    }
+    for (; i < n; i++) {
+        float t = ((x[i] - mean) - mlo) * scale + shift;
+        y[i] = silu ? t / (1.0f + expf(-t)) : t;
+    }
+}
+
+static CPU_AVX2 void ln_row_avx2(const float *x, float *y, int64_t D, float eps, const float *g, const float *b)
+{
+    float mean, mlo, rstd;
+    moments_avx2(x, D, eps, &mean, &mlo, &rstd);
+    const __m256 vm = _mm256_set1_ps(mean), vl = _mm256_set1_ps(mlo), vr = _mm256_set1_ps(rstd);
+    int64_t i = 0;
+    if (g && b)
+        for (; i + 8 <= D; i += 8) {
+            __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), vl), vr);
+            _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_mul_ps(t, _mm256_loadu_ps(g + i)), _mm256_loadu_ps(b + i)));
+        }
+    for (; i < D; i++) {
+        float t = ((x[i] - mean) - mlo) * rstd;
+        y[i] = t * (g ? g[i] : 1.0f) + (b ? b[i] : 0.0f);
+    }
+}
+#endif
+
 static inline void affine_row(const float *x, float *y, int64_t n, float mean, float mlo, float scale, float shift,
                               bool silu)
 {
@@ -64,7 +150,7 @@ typedef struct gn_job {
     int64_t S;
     const float *gamma, *beta;
     float eps;
-    bool silu;
+    bool silu, simd;
 } gn_job;
 
 /* items are (sample, group) pairs */
@@ -78,6 +164,16 @@ static void gn_task(void *arg, int64_t b, int64_t e, int32_t tid)
         const float *x = j->x + (i * j->C + c0) * j->S;
         float *y = j->y + (i * j->C + c0) * j->S;
         float mean, mlo, rstd;
+#if CPU_X86
+        if (j->simd) {
+            moments_avx2(x, cpg * j->S, j->eps, &mean, &mlo, &rstd);
+            for (int64_t c = 0; c < cpg; c++) {
+                float ga = j->gamma ? j->gamma[c0 + c] : 1.0f, be = j->beta ? j->beta[c0 + c] : 0.0f;
+                affine_row_avx2(x + c * j->S, y + c * j->S, j->S, mean, mlo, rstd * ga, be, j->silu);
+            }
+            continue;
+        }
+#endif
         moments(x, cpg * j->S, j->eps, &mean, &mlo, &rstd);
         for (int64_t c = 0; c < cpg; c++) {
             float ga = j->gamma ? j->gamma[c0 + c] : 1.0f, be = j->beta ? j->beta[c0 + c] : 0.0f;
@@ -90,7 +186,7 @@ void cpu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, int32_t
                     const float *gamma, const float *beta, float eps, bool silu)
 {
     if (n <= 0 || C <= 0 || G <= 0) return;
-    gn_job j = {x, y, C, G, S, gamma, beta, eps, silu};
+    gn_job j = {x, y, C, G, S, gamma, beta, eps, silu, cpu_of(be)->simd};
     cpu_parallel_for(be, (int64_t)n * G, 1, gn_task, &j);
 }
 
@@ -100,6 +196,7 @@ typedef struct ln_job {
     int32_t D;
     const float *gamma, *beta;
     float eps;
+    bool simd;
 } ln_job;
 
 static void ln_task(void *arg, int64_t b, int64_t e, int32_t tid)
@@ -109,6 +206,12 @@ static void ln_task(void *arg, int64_t b, int64_t e, int32_t tid)
     for (int64_t r = b; r < e; r++) {
         const float *x = j->x + r * D;
         float *y = j->y + r * D;
+#if CPU_X86
+        if (j->simd) {
+            ln_row_avx2(x, y, D, j->eps, j->gamma, j->beta);
+            continue;
+        }
+#endif
         float mean, mlo, rstd;
         moments(x, D, j->eps, &mean, &mlo, &rstd);
         for (int64_t i = 0; i < D; i++) {
@@ -122,7 +225,7 @@ void cpu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows, int3
                     const float *beta, float eps)
 {
     if (rows <= 0 || D <= 0) return;
-    ln_job j = {x, y, D, gamma, beta, eps};
+    ln_job j = {x, y, D, gamma, beta, eps, cpu_of(be)->simd};
     int64_t grain = 16384 / D;
     cpu_parallel_for(be, rows, grain < 1 ? 1 : grain, ln_task, &j);
 }
