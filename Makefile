@@ -61,6 +61,8 @@ TARGETS       += $(ENC_SO)
 ENC_CFLAGS    := $(shell pkg-config --cflags $(FFMPEG_PKGS))
 ENC_LIBS      := $(shell pkg-config --libs $(FFMPEG_PKGS))
 endif
+# `make` alone builds `all` (the check-cuda stand-in below would otherwise be the first rule)
+.DEFAULT_GOAL := all
 ifeq ($(CUDA),1)
 include kernels/cuda.mk
 else

@@ -2,11 +2,13 @@
  * variant detection, the expected tensor list against every reference
  * tensors.json, the strict check, vc_model_load / get_info and
  * `videocrafter info`. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -234,6 +236,102 @@ static void test_yaml_errors(void **state)
     assert_int_equal(cfg.text.layers_used, 23);
     free(t);
     assert_int_equal(vc_config_load_yaml(ctx, "/nonexistent/x.yaml", &cfg), VC_STATUS_IO_ERROR);
+    vc_context_free(ctx);
+}
+
+/* ------------------------------------------------------- hostile YAML */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* parses `text`; a failure must carry a message and never be INTERNAL; an
+ * accepted config must give a non-empty tensor list (what fuzz_yaml checks) */
+static vc_status parse_checked(vc_context *ctx, const char *what, const char *text, size_t len)
+{
+    vc_model_config cfg;
+    double t0 = now_s();
+    vc_status st = vc_config_parse_yaml(ctx, what, text, len, NULL, &cfg);
+    double dt = now_s() - t0;
+    if (st != VC_STATUS_OK) {
+        if (!vc_context_errmsg(ctx)[0]) fail_msg("%s: %s without a message", what, vc_status_str(st));
+        assert_int_not_equal(st, VC_STATUS_INTERNAL);
+    } else {
+        vc_tensor_spec *specs = NULL;
+        size_t n = 0;
+        if (vc_config_expected_tensors(ctx, &cfg, &specs, &n) == VC_STATUS_OK) assert_true(n > 0);
+        free(specs);
+    }
+    printf("  %-26.26s %8zu bytes %6.1f ms -> %s: %.110s\n", what, len, 1e3 * dt, vc_status_str(st),
+           st ? vc_context_errmsg(ctx) : "");
+    assert_true(dt < 5.0); /* no hang */
+    return st;
+}
+
+/* Every file of test/fuzz/regress/fuzz_yaml (kept fuzz finds and the hostile
+ * cases: billion laughs, merge keys, deep nesting, tags, NULs, bad UTF-8, absurd
+ * sizes) and of the fuzz seed corpus, through the fuzzer's entry point. */
+static void test_yaml_fuzz_files(void **state)
+{
+    (void)state;
+    vc_context *ctx = vct_context();
+    static const char *const dirs[] = {"regress", "corpus"};
+    size_t n_files = 0;
+    for (int d = 0; d < 2; d++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/test/fuzz/%s/fuzz_yaml", VC_SOURCE_DIR, dirs[d]);
+        DIR *dh = opendir(dir);
+        if (!dh) continue;
+        struct dirent *e;
+        while ((e = readdir(dh))) {
+            if (e->d_name[0] == '.') continue;
+            char path[8192];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            size_t len;
+            char *text = read_text(path, &len);
+            vc_status st = parse_checked(ctx, e->d_name, text, len);
+            /* the official-size seeds are valid configs */
+            if (strstr(e->d_name, "_official")) assert_int_equal(st, VC_STATUS_OK);
+            if (strcmp(e->d_name, "billion_laughs.yaml") == 0 || strcmp(e->d_name, "merge_key.yaml") == 0) {
+                assert_int_equal(st, VC_STATUS_UNSUPPORTED);
+                assert_non_null(strstr(vc_context_errmsg(ctx), "aliases"));
+            }
+            free(text);
+            n_files++;
+        }
+        closedir(dh);
+    }
+    printf("  %zu files replayed\n", n_files);
+    assert_true(n_files >= 15);
+
+    /* generated ones too big to keep as files */
+    size_t cap = (1u << 20) - 64, o;
+    char *buf = malloc(cap + 64);
+    assert_non_null(buf);
+    o = (size_t)snprintf(buf, cap, "model:\n  params:\n    image_size: [");
+    while (o + 3 < cap - 8) o += (size_t)snprintf(buf + o, 4, "1, ");
+    o += (size_t)snprintf(buf + o, 8, "1]\n");
+    assert_int_equal(parse_checked(ctx, "list of 350k items", buf, o), VC_STATUS_LIMIT_EXCEEDED);
+    o = (size_t)snprintf(buf, cap, "model:\n  target: ");
+    memset(buf + o, 'x', cap - o - 2);
+    buf[cap - 2] = '\n';
+    assert_int_not_equal(parse_checked(ctx, "1 MB scalar", buf, cap - 1), VC_STATUS_OK);
+    o = 0;
+    while (o + 16 < cap) o += (size_t)snprintf(buf + o, 16, "k%zu: 1\n", o);
+    /* (the duplicate-key scan was quadratic: 395 s before the per-mapping key limit) */
+    assert_int_equal(parse_checked(ctx, "87k keys in one mapping", buf, o), VC_STATUS_LIMIT_EXCEEDED);
+    assert_non_null(strstr(vc_context_errmsg(ctx), "keys in one mapping"));
+    /* the worst the key limit leaves: maps of 255 keys up to the size limit */
+    o = 0;
+    for (int m = 0; m < 255 && o + 3000 < cap; m++) {
+        o += (size_t)snprintf(buf + o, 32, "m%d:\n", m);
+        for (int k = 0; k < 255; k++) o += (size_t)snprintf(buf + o, 32, " k%d: 1\n", k);
+    }
+    assert_int_not_equal(parse_checked(ctx, "maps of 255 keys", buf, o), VC_STATUS_OK);
+    free(buf);
     vc_context_free(ctx);
 }
 
@@ -707,6 +805,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_preset_counts),
         cmocka_unit_test(test_yaml_values_and_defaults),
         cmocka_unit_test(test_yaml_errors),
+        cmocka_unit_test(test_yaml_fuzz_files),
         cmocka_unit_test(test_reference_expected_matches_tensors_json),
         cmocka_unit_test(test_detect_variant),
         cmocka_unit_test(test_official_detection_synthetic),

@@ -1,5 +1,6 @@
 /* test_image.c - image decoding (PIL convert("RGB") rules, hostile files),
  * preprocessing parity (§3.1-3.2), vision tower and resampler parity (§3.3-3.5). */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -446,6 +447,123 @@ static void test_hostile(void **state)
     vc_context_free(ctx);
 }
 
+/* Every file of test/fuzz/regress/fuzz_image (kept fuzz finds) and of the fuzz
+ * seed corpus (every PNG colour type and depth, palette+tRNS, Adam7, baseline,
+ * progressive, grey, CMYK and YCCK JPEGs), with the fuzzer's checks: a failure
+ * has a message and is never INTERNAL, a success is u8 [H,W,3] and preprocesses. */
+static void test_fuzz_files(void **state)
+{
+    (void)state;
+    vc_context *ctx = vct_context();
+    static const char *const dirs[] = {"regress", "corpus"};
+    size_t n_files = 0, n_ok = 0;
+    for (int d = 0; d < 2; d++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/test/fuzz/%s/fuzz_image", VC_SOURCE_DIR, dirs[d]);
+        DIR *dh = opendir(dir);
+        if (!dh) continue;
+        struct dirent *e;
+        while ((e = readdir(dh))) {
+            if (e->d_name[0] == '.') continue;
+            char path[8192];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            size_t n;
+            uint8_t *data = read_bytes(path, &n);
+            vc_tensor t;
+            vc_status st = vc_image_decode(ctx, data, n, (uint64_t)1 << 22, &t);
+            if (st != VC_STATUS_OK) {
+                printf("  %-22s -> %s: %s\n", e->d_name, vc_status_str(st), vc_context_errmsg(ctx));
+                assert_true(vc_context_errmsg(ctx)[0] != 0);
+                assert_int_not_equal(st, VC_STATUS_INTERNAL);
+                assert_null(t.data);
+            } else {
+                assert_true(vc_tensor_is(&t, VC_DTYPE_U8, 3) && t.shape[2] == 3);
+                vc_tensor r;
+                assert_int_equal(vc_preprocess_image(ctx, &t, 8, 12, &r, NULL), VC_STATUS_OK);
+                vc_tensor_free(&r);
+                vc_tensor_free(&t);
+                n_ok++;
+            }
+            free(data);
+            n_files++;
+        }
+        closedir(dh);
+    }
+    printf("  %zu image fuzz files replayed, %zu decode\n", n_files, n_ok);
+    assert_true(n_ok >= 20); /* every seed is a valid image */
+    vc_context_free(ctx);
+}
+
+/* Odd sizes through the whole preprocessing (§3.1-3.2): 1x1, one row or column
+ * at the per-side limit (Gaussian kernel of ~145 taps on the long side), an
+ * image already 224x224 (kornia's identity path), and raw tensors the API
+ * refuses (0-sized, NULL data, 2 channels, over the per-side limit). */
+static void test_odd_sizes(void **state)
+{
+    (void)state;
+    vc_context *ctx = vct_context();
+    static const int64_t sizes[][2] = {{1, 1}, {1, VC_IMAGE_MAX_DIM}, {VC_IMAGE_MAX_DIM, 1}, {224, 224}, {3, 2}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        vc_tensor img, r, c;
+        int64_t shape[3] = {sizes[i][0], sizes[i][1], 3};
+        assert_int_equal(vc_tensor_alloc(&img, VC_DTYPE_U8, 3, shape), VC_STATUS_OK);
+        for (int64_t k = 0; k < vc_tensor_numel(&img); k++) ((uint8_t *)img.data)[k] = (uint8_t)(k * 7 % 251);
+        const int32_t hw[2][2] = {{64, 96}, {224, 224}};
+        for (int s = 0; s < 2; s++) {
+            assert_int_equal(vc_preprocess_image(ctx, &img, hw[s][0], hw[s][1], &r, &c), VC_STATUS_OK);
+            float lo = 1e30f, hi = -1e30f;
+            for (int64_t k = 0; k < vc_tensor_numel(&c); k++) {
+                float v = ((float *)c.data)[k];
+                assert_true(isfinite(v));
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+            /* CLIP-normalised [-1,1] stays within (-1-0.48)/0.26 .. (1-0.41)/0.26 (+ bicubic overshoot) */
+            assert_true(lo > -2.5f && hi < 2.5f);
+            if (s == 0) printf("  %5lldx%-5lld -> clip input in [%.3f, %.3f]\n", (long long)shape[0], (long long)shape[1], lo, hi);
+            vc_tensor_free(&r);
+            vc_tensor_free(&c);
+        }
+        vc_tensor_free(&img);
+    }
+    /* a uniform 1x1 image gives a uniform CLIP input: no ringing from the edge handling */
+    vc_tensor one, r, c;
+    int64_t s1[3] = {1, 1, 3};
+    assert_int_equal(vc_tensor_alloc(&one, VC_DTYPE_U8, 3, s1), VC_STATUS_OK);
+    memset(one.data, 200, 3);
+    assert_int_equal(vc_preprocess_image(ctx, &one, 64, 96, &r, &c), VC_STATUS_OK);
+    for (int ch = 0; ch < 3; ch++) {
+        const float *p = (const float *)c.data + (size_t)ch * 224 * 224;
+        for (size_t k = 1; k < 224 * 224; k++) assert_true(fabsf(p[k] - p[0]) < 1e-5f);
+    }
+    vc_tensor_free(&r);
+    vc_tensor_free(&c);
+    vc_tensor_free(&one);
+
+    /* refused raw tensors: a status and a message, outputs zeroed */
+    uint8_t px3[12] = {0};
+    vc_tensor bad[] = {
+        {.dtype = VC_DTYPE_U8, .ndim = 3, .shape = {0, 0, 3}, .data = px3},
+        {.dtype = VC_DTYPE_U8, .ndim = 3, .shape = {0, 4, 3}, .data = px3},
+        {.dtype = VC_DTYPE_U8, .ndim = 3, .shape = {2, 2, 3}, .data = NULL},
+        {.dtype = VC_DTYPE_U8, .ndim = 3, .shape = {2, 3, 2}, .data = px3},
+        {.dtype = VC_DTYPE_F32, .ndim = 3, .shape = {1, 1, 3}, .data = px3},
+        {.dtype = VC_DTYPE_U8, .ndim = 2, .shape = {2, 2}, .data = px3},
+        {.dtype = VC_DTYPE_U8, .ndim = 3, .shape = {1, VC_IMAGE_MAX_DIM + 1, 3}, .data = px3},
+        {.dtype = VC_DTYPE_U8, .ndim = 3, .shape = {-1, 4, 3}, .data = px3},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r.data = c.data = (void *)1;
+        vc_status st = vc_preprocess_image(ctx, &bad[i], 64, 96, &r, &c);
+        assert_true(st == VC_STATUS_INVALID_ARGUMENT || st == VC_STATUS_LIMIT_EXCEEDED);
+        assert_null(r.data);
+        assert_null(c.data);
+        assert_true(vc_context_errmsg(ctx)[0] != 0);
+        if (i < 2 || i == 6) printf("  refused: %s\n", vc_context_errmsg(ctx));
+    }
+    vc_context_free(ctx);
+}
+
 /* -------------------------------------------------- preprocessing parity */
 
 static size_t count_diff(const vc_tensor *a, const vc_tensor *b)
@@ -688,6 +806,8 @@ int main(void)
         cmocka_unit_test(test_png_modes),
         cmocka_unit_test(test_jpeg_modes),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_fuzz_files),
+        cmocka_unit_test(test_odd_sizes),
         cmocka_unit_test(test_preprocess_64x96),
         cmocka_unit_test(test_preprocess_320x512),
         cmocka_unit_test(test_preprocess_320x512_large),

@@ -18,6 +18,9 @@
 #define YAML_MAX_BYTES (1u << 20)   /* the official files are ~2.5 KB */
 #define YAML_MAX_DEPTH 32
 #define YAML_MAX_NODES 100000
+/* keys of one mapping (the schema's largest has ~40): bounds the duplicate-key
+ * scan, which is quadratic in the keys of a mapping */
+#define YAML_MAX_MAP_KEYS 256
 #define OPENCLIP_JSON_MAX_BYTES (1u << 20)
 
 /* ------------------------------------------------------------- YAML tree */
@@ -174,6 +177,12 @@ static vc_status build_node(yreader *r, yaml_event_t *ev, int depth, ynode **out
                     yaml_event_delete(&e);
                     st = vc_fail(r->ctx, VC_STATUS_BAD_FORMAT, "%s: line %d: mapping keys must be plain scalars",
                                  r->what, kline);
+                    break;
+                }
+                if (n->n >= YAML_MAX_MAP_KEYS) {
+                    yaml_event_delete(&e);
+                    st = vc_fail(r->ctx, VC_STATUS_LIMIT_EXCEEDED, "%s: line %d: more than %d keys in one mapping",
+                                 r->what, kline, YAML_MAX_MAP_KEYS);
                     break;
                 }
                 key = dup_scalar(&e);
@@ -440,9 +449,12 @@ static vc_status int_list(yreader *r, ynode *n, const char *path, const char *ke
 static vc_status req_map(yreader *r, ynode *map, const char *path, const char *key, ynode **out)
 {
     ynode *n = yget(map, key);
-    if (!n || n->type != YN_MAP)
-        return vc_fail(r->ctx, VC_STATUS_BAD_FORMAT, "%s: line %d: %s.%s must be a mapping", r->what,
-                       n ? n->line : map->line, path, key);
+    if (!n)
+        return vc_fail(r->ctx, VC_STATUS_BAD_FORMAT, "%s: line %d: %s.%s is required (a mapping)", r->what, map->line,
+                       path, key);
+    if (n->type != YN_MAP)
+        return vc_fail(r->ctx, VC_STATUS_BAD_FORMAT, "%s: line %d: %s.%s must be a mapping", r->what, n->line, path,
+                       key);
     *out = n;
     return VC_STATUS_OK;
 }

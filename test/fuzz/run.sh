@@ -9,7 +9,7 @@ secs=${1:-20}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 case "${BUILD:-build}" in /*) out=$BUILD/fuzz ;; *) out=$root/${BUILD:-build}/fuzz ;; esac
-targets="fuzz_zip fuzz_pickle fuzz_safetensors fuzz_json"
+targets="fuzz_zip fuzz_pickle fuzz_safetensors fuzz_json fuzz_yaml fuzz_image"
 cc=${FUZZ_CC:-clang}
 mkdir -p "$out"
 
@@ -26,10 +26,26 @@ srcs="$root/lib/io/json.c $root/lib/io/zip.c $root/lib/io/pickle.c $root/lib/io/
 flags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I$root/include -I$root/lib -DVC_BUILD -w"
 san="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 
+# Per-target libraries: fuzz_yaml and fuzz_image compile the sources they test
+# themselves (#include) and need libyaml / libpng + libjpeg besides the readers.
+img_cflags=$(pkg-config --cflags libpng 2>/dev/null)
+img_libs=$(pkg-config --libs libpng libjpeg 2>/dev/null || echo "-lpng16 -ljpeg")
+yaml_libs=$(pkg-config --libs yaml-0.1 2>/dev/null || echo "-lyaml")
+target_flags() {
+    case $1 in
+        fuzz_yaml) echo "$yaml_libs" ;;
+        fuzz_image) echo "$img_cflags $out/obj/preprocess.o $img_libs" ;;
+    esac
+}
+
 # Seeds (written by the library's own writers) when a corpus folder is missing.
 if [ ! -d "$here/corpus/fuzz_zip" ]; then
     "$cc" $flags -fsanitize=address,undefined $srcs "$here/make_seeds.c" -o "$out/make_seeds" -lz -lm &&
         "$out/make_seeds" "$here/corpus" || { echo "fuzz: cannot make seeds"; exit 1; }
+fi
+if [ ! -d "$here/corpus/fuzz_image" ]; then
+    "$cc" $flags $img_cflags "$here/make_image_seeds.c" -o "$out/make_image_seeds" $img_libs &&
+        "$out/make_image_seeds" "$here/corpus/fuzz_image" || { echo "fuzz: cannot make image seeds"; exit 1; }
 fi
 
 # Library objects once (rebuilt when a source is newer), then one link per target.
@@ -44,10 +60,21 @@ for s in $srcs; do
     objs="$objs $o"
 done
 
+# fuzz_image's preprocessing: sanitized, not coverage-instrumented (see fuzz_image.c)
+if [ ! -f "$out/obj/preprocess.o" ] || [ "$root/lib/image/preprocess.c" -nt "$out/obj/preprocess.o" ] ||
+   [ "$root/lib/image/image.h" -nt "$out/obj/preprocess.o" ]; then
+    "$cc" $flags -fsanitize=address,undefined -fno-sanitize-recover=undefined -c "$root/lib/image/preprocess.c" \
+        -o "$out/obj/preprocess.o" || { echo "fuzz: compiling preprocess.c failed"; exit 1; }
+fi
+
 status=0
 for t in $targets; do
-    if ! "$cc" $flags $san "$here/$t.c" $objs -o "$out/$t" -lz -lm; then
-        echo "fuzz: building $t failed"; exit 1
+    # relink only when a source (lib/, test/fuzz/) is newer than the binary
+    if [ ! -x "$out/$t" ] || [ -n "$(find "$root/lib" "$here" -maxdepth 3 -name '*.[ch]' -newer "$out/$t" | head -1)" ] ||
+       [ "$0" -nt "$out/$t" ]; then
+        if ! "$cc" $flags $san "$here/$t.c" $objs -o "$out/$t" $(target_flags "$t") -lz -lm; then
+            echo "fuzz: building $t failed"; exit 1
+        fi
     fi
     mkdir -p "$here/regress/$t" "$out/corpus/$t"
     regs=$(find "$here/regress/$t" -type f ! -name '.*' 2>/dev/null | sort)
