@@ -11,7 +11,21 @@
  * float32 weights), 320x512 (latent 40x64), 1 frame, batch 1, timestep 981,
  * fps 28. The original always runs 16 frames; on a 2-core machine one
  * 16-frame forward (12.6 TFLOP) takes minutes, so the default measures 1 frame
- * and `--frames 16` is the memory check of issue #5 (weights + 4 GiB). */
+ * and `--frames 16` is the memory check of issue #5 (weights + 4 GiB).
+ *
+ * Measured (2 threads on a 2-core x86-64 VM shared with other jobs, load ~15,
+ * so times are process CPU time / threads; t2v-512-v2, 320x512, batch 1):
+ *
+ *   frames   cpu/threads   GFLOP/s (§10.1)   working memory   peak RSS (weights 5.26 GiB)
+ *   1          17.5 s         44.9             0.14 GiB         5.41 GiB
+ *   4          69.7 s         45.1             0.41 GiB         5.70 GiB
+ *   16        279.9 s         45.0             2.40 GiB         7.56 GiB  (= weights + 2.30 GiB)
+ *
+ * (wall times on that loaded machine: 115 s, 442 s, 1156 s.) One 50-step
+ * guided sampling run at 16 frames is 100 such forwards: ~8 CPU-hours per
+ * thread pair on this machine. The sampler runs cond and uncond as one batch
+ * only when twice the measured working memory fits (lib/sampler/sampler.c),
+ * so a 16-frame 320x512 run keeps to about weights + 2.4 GiB. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

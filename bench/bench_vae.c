@@ -11,18 +11,22 @@
  * The weights are written once to a temporary .safetensors file (0.20 GB, the
  * decoder and post_quant_conv) and read back with the library's loader.
  *
- * Build by hand (uses internals, so the static library):
- *   cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Ilib bench/bench_vae.c build/libvideocrafter.a \
- *      $(pkg-config --libs openblas yaml-0.1 libpng libjpeg zlib libutf8proc) -lm -ldl -pthread -o build/bench_vae
+ * `make bench` builds it as build/bench/bench_vae (it has its own options, so
+ * the bench runner only builds it); run it by hand.
  *
  * Measured (CPU backend, 2 threads, OpenBLAS, on a 2-core machine shared with
  * other jobs, load average ~14, so wall time is inflated ~5x; CPU time is the
  * better guide):
  *   576x1024, 1 frame: arena peak 1208.0 MB; resident 193.7 MB before (weights),
  *     peak 1378.9 MB during the decode; 897 s wall, 158 s CPU (user) per frame
- *     (5754 GFLOP per frame: ~36 GFLOP per CPU second). 16 frames: the same
- *     peak (frames are decoded one after another into the output), ~16x time.
+ *     (5754 GFLOP per frame: ~36 GFLOP per CPU second). 16 frames were not run
+ *     at this size (~42 CPU minutes); projected: the same arena peak (frames go
+ *     through one at a time), resident + 113 MB for the output video, 16x time
+ *     (the 192x128 run below shows the peak does not grow with the count).
  *   320x512, 1 frame: arena peak 335.5 MB; resident peak 535.5 MB.
+ *   192x128, 1 frame vs 16 frames: arena peak 50.3 MB both; resident peak
+ *     276.2 vs 280.8 MB (the difference is the output video); 14.9 vs 17.4 s
+ *     wall per frame.
  * The arena peak is what one decoder pass needs, planned before it runs (the
  * largest stage is up level 0's first block at full resolution: its 256-channel
  * input plus two 128-channel maps = 604 + 302 + 302 MB at 576x1024). */

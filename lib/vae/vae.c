@@ -606,6 +606,18 @@ int32_t vc_vae_default_batch(void)
     return (*end || v <= 0 || v > 4096) ? 0 : (int32_t)v;
 }
 
+static vc_status check_ops(vc_context *ctx, const vc_backend_ops *o)
+{
+    const char *missing = !o->conv2d ? "conv2d" : !o->group_norm ? "group_norm" : !o->linear ? "linear"
+                          : !o->attention ? "attention" : !o->permute ? "permute" : !o->add ? "add"
+                          : !o->upsample_nearest2x ? "upsample_nearest2x" : !o->copy ? "copy"
+                          : !o->upload ? "upload" : !o->download ? "download" : NULL;
+    if (missing)
+        return vc_fail(ctx, VC_STATUS_UNSUPPORTED, "backend '%s' has no %s kernel (needed by the VAE)", o->name,
+                       missing);
+    return VC_STATUS_OK;
+}
+
 static vc_status check_common(vc_context *ctx, const vc_model *model, const vc_tensor *in, const void *out,
                               const char *fn)
 {
@@ -614,7 +626,7 @@ static vc_status check_common(vc_context *ctx, const vc_model *model, const vc_t
     if (!in || !in->data) return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT, "%s: input tensor is NULL or empty", fn);
     if (!out) return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT, "%s: output tensor is NULL", fn);
     if (!ctx->backend) return vc_fail(ctx, VC_STATUS_INTERNAL, "%s: context has no backend", fn);
-    return VC_STATUS_OK;
+    return check_ops(ctx, ctx->backend->ops);
 }
 
 /* Peak of the arena during one call; the context-wide high-water mark keeps its maximum. */
@@ -700,6 +712,7 @@ vc_status vc_vae_decode(vc_context *ctx, const vc_model *model, const vc_tensor 
         }
         be->ops->upload(be, x, zb, (size_t)(cnt * zc * hw) * sizeof(float));
         st = decoder_pass(&r, net, m, &x, h, w);
+        if (st == VC_STATUS_OK) st = vc_backend_sync(be);  /* device failures surface here */
         if (st == VC_STATUS_OK) {
             for (int64_t j = 0; j < cnt; j++) {
                 int64_t t = (i0 + j) / B, b = (i0 + j) % B;
@@ -770,6 +783,7 @@ vc_status vc_vae_encode_moments(vc_context *ctx, const vc_model *model, const vc
         }
         be->ops->upload(be, x, (const float *)images->data + i * ic * H * W, (size_t)(ic * H * W) * sizeof(float));
         st = encoder_pass(&r, net, m, &x, (int32_t)H, (int32_t)W);
+        if (st == VC_STATUS_OK) st = vc_backend_sync(be);
         if (st == VC_STATUS_OK) be->ops->download(be, md + i * mc * h * w, x, (size_t)(mc * h * w) * sizeof(float));
     }
     vc_arena_release(be, m0);

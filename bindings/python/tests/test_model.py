@@ -278,3 +278,23 @@ def test_bad_size_is_reported():
         pytest.skip("library reports VC_STATUS_UNSUPPORTED: " + ei.value.message)
     assert ei.value.status in (vc.Status.BAD_SIZE, vc.Status.INVALID_ARGUMENT)
     assert "63" in ei.value.message
+
+
+def test_i2v_bit_identical_to_cli(tmp_path):
+    """Python i2v == `videocrafter i2v` bit for bit (image path, seed, sizes)."""
+    case = "i2v_512_v1"
+    m = load_model(case, context=vc.Context(threads=2))
+    kw = dict(steps=2, seed=5, frames=3, height=64, width=96)
+    z = supported(m.i2v, data(case, "input.png"), prompt(case), decode=False, **kw)
+    video = m.decode(z)
+    cmd = [_cli(), "i2v", data(case, "model.ckpt"), "--config", data(case, "config.yaml"),
+           "--image", data(case, "input.png"), "--prompt", prompt(case), "--steps", "2", "--seed", "5",
+           "--frames", "3", "--height", "64", "--width", "96", "--threads", "2",
+           "--save-latents", str(tmp_path / "z.npy"), "-o", str(tmp_path / "video.npy")]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0 and "not available in this build yet" in r.stderr:
+        pytest.skip("the library runs i2v but the CLI's i2v is still a placeholder: " + r.stderr.strip())
+    assert r.returncode == 0, f"{' '.join(cmd)}\n{r.stderr}"
+    assert np.load(str(tmp_path / "z.npy")).tobytes() == np.ascontiguousarray(z).tobytes(), "latent differs"
+    assert np.load(str(tmp_path / "video.npy")).tobytes() == np.ascontiguousarray(video).tobytes(), "video differs"
+    print(f"{case}: latent and video bit-identical to the CLI")

@@ -15,15 +15,12 @@
 #define CPU_X86 0
 #endif
 
+/* Read once per backend at creation (cpu_impl.simd); no cache here, so
+ * contexts created from several threads at once share no written state. */
 static inline bool cpu_have_avx2(void)
 {
 #if CPU_X86
-    static int have = -1;
-    if (have < 0) {
-        __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return have != 0;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     return false;
 #endif
