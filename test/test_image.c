@@ -423,6 +423,29 @@ static void test_hostile(void **state)
     printf("  0x0 JPEG                      -> %s\n", vc_context_errmsg(ctx));
     free(buf);
 
+    /* a progressive JPEG whose last scan is repeated 600 times: a CPU bomb,
+     * refused at JPEG_MAX_SCANS (500) */
+    write_jpeg(tmp_file("prog.jpg"), W, H, 3, JCS_RGB, JCS_YCbCr, img, 90, true);
+    buf = read_bytes(tmp_file("prog.jpg"), &n);
+    size_t last_sos = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (buf[i] == 0xff && buf[i + 1] == 0xda) last_sos = i;
+    assert_true(last_sos > 0 && buf[n - 2] == 0xff && buf[n - 1] == 0xd9);
+    size_t scan = n - 2 - last_sos, bn = last_sos + 600 * scan + 2;
+    uint8_t *bomb = malloc(bn);
+    assert_non_null(bomb);
+    memcpy(bomb, buf, last_sos);
+    for (int k = 0; k < 600; k++) memcpy(bomb + last_sos + (size_t)k * scan, buf + last_sos, scan);
+    bomb[bn - 2] = 0xff;
+    bomb[bn - 1] = 0xd9;
+    vc_status bst = vc_image_decode(ctx, bomb, bn, 0, &t);
+    printf("  600-scan progressive JPEG     -> %s: %s\n", vc_status_str(bst), vc_context_errmsg(ctx));
+    assert_int_equal(bst, VC_STATUS_BAD_FORMAT);
+    assert_non_null(strstr(vc_context_errmsg(ctx), "more than 500 scans"));
+    assert_null(t.data);
+    free(bomb);
+    free(buf);
+
     /* not an image; empty; missing */
     write_bytes(tmp_file("text.png"), "hello, world", 12);
     assert_int_equal(load(ctx, tmp_file("text.png"), &t), VC_STATUS_BAD_FORMAT);

@@ -946,6 +946,21 @@ static void test_safetensors_hostile(void **s)
     assert_int_equal(((const int32_t *)t->stored)[0], -3);
     assert_int_equal(((const int32_t *)t->stored)[1], 7);
     vc_weights_free(w);
+    /* a header over the 16 MiB limit (in a file that holds it): refused before parsing */
+    {
+        size_t big = (16u << 20) + 9;
+        uint8_t *hb = malloc(8 + big);
+        assert_non_null(hb);
+        for (int k = 0; k < 8; k++) hb[k] = (uint8_t)((uint64_t)big >> (8 * k));
+        memset(hb + 8, ' ', big);
+        hb[8] = '{';
+        hb[8 + big - 1] = '}';
+        vc_weights *wb = NULL;
+        assert_int_equal(vc_weights_open_mem(ctx, "bighdr", hb, 8 + big, &wb), VC_STATUS_LIMIT_EXCEEDED);
+        assert_non_null(strstr(vc_context_errmsg(ctx), "byte limit"));
+        assert_null(wb);
+        free(hb);
+    }
     /* header length beyond the file */
     uint8_t g[16] = { 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, '{', '}' };
     assert_int_equal(vc_weights_open_mem(ctx, "st", g, 10, &w), VC_STATUS_BAD_FORMAT);
