@@ -98,7 +98,10 @@ vc_status vc_zip_open_mem(vc_context *ctx, const char *what, const uint8_t *data
         eocd = rec;   /* the central directory ends before the ZIP64 record */
     }
     if (disk != 0 || cd_disk != 0 || n_disk != n_total) {
-        st = vc_fail(ctx, VC_STATUS_UNSUPPORTED, "%s: multi-disk zip archives are not supported", what);
+        st = vc_fail(ctx, VC_STATUS_UNSUPPORTED,
+                     "%s: multi-disk zip archives are not supported (disk %llu, directory disk %llu, %llu of %llu entries "
+                     "on this disk)", what, (unsigned long long)disk, (unsigned long long)cd_disk,
+                     (unsigned long long)n_disk, (unsigned long long)n_total);
         goto fail;
     }
     if (!in_bounds(z, cd_off, cd_size) || cd_off + cd_size > eocd) {
