@@ -17,12 +17,13 @@
  * Measured (CPU backend, 2 threads, OpenBLAS, on a 2-core machine shared with
  * other jobs, load average ~14, so wall time is inflated ~5x; CPU time is the
  * better guide):
- *   576x1024, 1 frame: arena peak 1208.0 MB; resident 193.7 MB before (weights),
- *     peak 1378.9 MB during the decode; 897 s wall, 158 s CPU (user) per frame
- *     (5754 GFLOP per frame: ~36 GFLOP per CPU second). 16 frames were not run
- *     at this size (~42 CPU minutes); projected: the same arena peak (frames go
- *     through one at a time), resident + 113 MB for the output video, 16x time
- *     (the 192x128 run below shows the peak does not grow with the count).
+ *   576x1024, 16 frames (the issue #6 figure; run at the end of the session
+ *     beside a CI run, load ~3): arena peak 1208.0 MB; resident 196.0 MB before
+ *     (weights, latents), peak 1498.8 MB during the decode (/usr/bin/time: max
+ *     RSS 1534768 kB); 1487.6 s wall = 93.0 s per frame (61.9 GFLOP/s at
+ *     5754.3 GFLOP per frame); output video 113.2 MB.
+ *   576x1024, 1 frame (loaded machine): arena peak 1208.0 MB; peak resident
+ *     1378.9 MB; 158 s CPU (user) per frame.
  *   320x512, 1 frame: arena peak 335.5 MB; resident peak 535.5 MB.
  *   192x128, 1 frame vs 16 frames: arena peak 50.3 MB both; resident peak
  *     276.2 vs 280.8 MB (the difference is the output video); 14.9 vs 17.4 s
