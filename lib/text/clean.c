@@ -116,21 +116,11 @@ static size_t utf8_decode(const unsigned char *s, size_t len, cpbuf *out)
             i++;
             continue;
         }
-        unsigned need, min;
         uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; min = 0x80; }
-        else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; min = 0x800; }
-        else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; min = 0x10000; }
-        else return i;
-        if (len - i <= need) return i;
-        for (unsigned k = 1; k <= need; k++) {
-            unsigned cc = s[i + k];
-            if ((cc & 0xC0) != 0x80) return i;
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+        unsigned n = vc_utf8_decode_seq(s + i, len - i, &cp);
+        if (!n) return i;
         cb_push(out, cp);
-        i += need + 1;
+        i += n;
     }
     return len;
 }

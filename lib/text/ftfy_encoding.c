@@ -300,21 +300,11 @@ static bool decode_utf8(const unsigned char *s, size_t len, bool variants, u32v 
             i += 6;
             continue;
         }
-        unsigned need, min;
         uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; min = 0x80; }
-        else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; min = 0x800; }
-        else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; min = 0x10000; }
-        else return false;
-        if (len - i <= need) return false;
-        for (unsigned k = 1; k <= need; k++) {
-            unsigned cc = s[i + k];
-            if ((cc & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        unsigned n = vc_utf8_decode_seq(s + i, len - i, &cp);
+        if (!n) return false;
         v_push(out, cp);
-        i += need + 1;
+        i += n;
     }
     return true;
 }

@@ -47,4 +47,26 @@ VC_HIDDEN bool vc_ftfy_is_bad(const uint32_t *s, size_t n);
 VC_HIDDEN bool vc_text_is_space(uint32_t cp);    /* regex \s: Unicode White_Space */
 VC_HIDDEN int vc_text_class(uint32_t cp);        /* 0 space, 1 letter, 2 number, 3 other, 4 none */
 
+/* One strict UTF-8 sequence at s[0] (s[0] >= 0x80, len bytes available): no
+ * overlongs, surrogates or code points above U+10FFFF, the rule of Python's
+ * bytes.decode('utf-8'). Returns the sequence length (2..4), or 0 if invalid. */
+static inline unsigned vc_utf8_decode_seq(const unsigned char *s, size_t len, uint32_t *cp_out)
+{
+    unsigned c = s[0], need, min;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; min = 0x80; }
+    else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; min = 0x800; }
+    else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; min = 0x10000; }
+    else return 0;
+    if (len <= need) return 0;
+    for (unsigned k = 1; k <= need; k++) {
+        unsigned cc = s[k];
+        if ((cc & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    *cp_out = cp;
+    return need + 1;
+}
+
 #endif
