@@ -4,7 +4,11 @@ path, written from ../shared/docs/architecture.md (not the original code), used
 by the benchmarks as the "PyTorch on the same threads" baseline. It reads the
 same model.ckpt (torch.load) and computes with the same tensor names.
 
-    python3 bench/torch_ref.py check CASE_DIR      # parity against a reference case
+    python3 bench/torch_ref.py check CASE_DIR... [--stages unet,text,vae,ddim]
+        parity against reference cases: UNet eps, text context (prompt tokens
+        from build/videocrafter tokenize or $VIDEOCRAFTER_CLI), VAE decode,
+        DDIM coefficients / one guided step / 5 steps (eta 0 and 1); exits 1
+        when any error exceeds 1e-4 (contract §5)
     (the bench imports it for timing)
 """
 import math
@@ -13,9 +17,53 @@ import sys
 import torch
 import torch.nn.functional as F
 
+# FLOPs executed, 2 per multiply-add, counted from the shapes of every matrix
+# product and convolution (spec §10 counts the same way; norms, softmax,
+# activations and elementwise work are left out). The bench reads FLOPS[0].
+FLOPS = [0]
 
-def load_state_dict(path):
-    ck = torch.load(path, map_location="cpu", weights_only=False)
+
+def linear(x, w, b=None):
+    FLOPS[0] += 2 * (x.numel() // x.shape[-1]) * w.shape[0] * w.shape[1]
+    return F.linear(x, w, b)
+
+
+def conv2d(x, w, b=None, stride=1, padding=0):
+    y = F.conv2d(x, w, b, stride=stride, padding=padding)
+    FLOPS[0] += 2 * y.numel() * w[0].numel()
+    return y
+
+
+def conv3d(x, w, b=None, padding=0):
+    y = F.conv3d(x, w, b, padding=padding)
+    FLOPS[0] += 2 * y.numel() * w[0].numel()
+    return y
+
+
+def matmul(a, b):
+    y = torch.matmul(a, b)
+    FLOPS[0] += 2 * y.numel() * a.shape[-1]
+    return y
+
+
+def einsum(eq, a, b, k):
+    """k: the length of the summed axis."""
+    y = torch.einsum(eq, a, b)
+    FLOPS[0] += 2 * y.numel() * k
+    return y
+
+
+def sdpa(q, k, v, scale, causal=False):
+    """softmax(q·kᵀ·scale)·v over [..., L, d] heads (§5.11); PyTorch's fused
+    CPU kernel (no L×S score matrix in memory), as a PyTorch user would run it."""
+    FLOPS[0] += 2 * q.numel() * k.shape[-2] + 2 * q.numel() // q.shape[-1] * k.shape[-2] * v.shape[-1]
+    return F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)
+
+
+def load_state_dict(path, mmap=False):
+    """State dict with every floating tensor as float32 (a no-op view for
+    float32 files: with mmap=True a 7 GB checkpoint is paged in, not copied)."""
+    ck = torch.load(path, map_location="cpu", weights_only=False, mmap=mmap)
     if isinstance(ck, dict) and "module" in ck:
         return {k[16:]: v.float() for k, v in ck["module"].items()}  # spec §9.1 blind strip
     sd = ck.get("state_dict", ck) if isinstance(ck, dict) else ck
@@ -47,7 +95,7 @@ class UNetConfig:
 def timestep_embedding(t, dim):
     """§5.2: float32 sinusoid, cos first."""
     half = dim // 2
-    a = torch.tensor(-math.log(10000.0), dtype=torch.float32) * torch.arange(half, dtype=torch.float32)
+    a = torch.tensor(-math.log(10000.0), dtype=torch.float32, device=t.device) * torch.arange(half, dtype=torch.float32, device=t.device)
     f = torch.exp(a / half)
     arg = t.float()[:, None] * f[None]
     return torch.cat([torch.cos(arg), torch.sin(arg)], dim=-1)
@@ -58,7 +106,7 @@ def gn(x, W, p, eps, groups=32):
 
 
 def lin(x, W, p, bias=True):
-    return F.linear(x, W[p + ".weight"], W.get(p + ".bias") if bias else None)
+    return linear(x, W[p + ".weight"], W.get(p + ".bias") if bias else None)
 
 
 def mha(q, k, v, heads, scale, rel=None):
@@ -68,14 +116,14 @@ def mha(q, k, v, heads, scale, rel=None):
     qh = q.view(n, L, heads, d).transpose(1, 2)
     kh = k.view(n, k.shape[1], heads, d).transpose(1, 2)
     vh = v.view(n, v.shape[1], heads, d).transpose(1, 2)
-    s = torch.matmul(qh, kh.transpose(-1, -2)) * scale
-    if rel is not None:
+    if rel is None:
+        o = sdpa(qh, kh, vh, scale)
+    else:  # §5.7 relative position: explicit scores (T×T, small)
         ek, ev = rel
-        s = s + torch.einsum("bhld,lmd->bhlm", qh, ek) * scale
-    p = s.softmax(-1)
-    o = torch.matmul(p, vh)
-    if rel is not None:
-        o = o + torch.einsum("bhlm,lmd->bhld", p, ev)
+        s = matmul(qh, kh.transpose(-1, -2)) * scale
+        s = s + einsum("bhld,lmd->bhlm", qh, ek, d) * scale
+        p = s.softmax(-1)
+        o = matmul(p, vh) + einsum("bhlm,lmd->bhld", p, ev, p.shape[-1])
     return o.transpose(1, 2).reshape(n, L, C)
 
 
@@ -126,7 +174,7 @@ def temporal(x, B, T, W, p, cfg, init=False):
     a = gn(z, W, p + ".norm", 1e-6)
     a = a.permute(0, 3, 4, 2, 1).reshape(B * h * w, T, C)
     if init:  # §5.8 Conv1d projections, 8 heads of d
-        a = F.linear(a, W[p + ".proj_in.weight"][:, :, 0], W[p + ".proj_in.bias"])
+        a = linear(a, W[p + ".proj_in.weight"][:, :, 0], W[p + ".proj_in.bias"])
         heads = 8
     else:
         a = lin(a, W, p + ".proj_in")
@@ -138,7 +186,7 @@ def temporal(x, B, T, W, p, cfg, init=False):
     a = a + attn(ln(a, W, b + ".norm2"), W, b + ".attn2", heads, rel=r2)
     a = a + geglu_ff(ln(a, W, b + ".norm3"), W, b + ".ff")
     if init:
-        a = F.linear(a, W[p + ".proj_out.weight"][:, :, 0], W[p + ".proj_out.bias"])
+        a = linear(a, W[p + ".proj_out.weight"][:, :, 0], W[p + ".proj_out.bias"])
     else:
         a = lin(a, W, p + ".proj_out")
     y = a.view(B, h, w, T, C).permute(0, 4, 3, 1, 2)
@@ -146,10 +194,10 @@ def temporal(x, B, T, W, p, cfg, init=False):
 
 
 def resblock(x, emb, B, T, W, p, cfg):
-    h = F.conv2d(F.silu(gn(x, W, p + ".in_layers.0", 1e-5)), W[p + ".in_layers.2.weight"], W[p + ".in_layers.2.bias"], padding=1)
+    h = conv2d(F.silu(gn(x, W, p + ".in_layers.0", 1e-5)), W[p + ".in_layers.2.weight"], W[p + ".in_layers.2.bias"], padding=1)
     h = h + lin(F.silu(emb), W, p + ".emb_layers.1")[:, :, None, None]
-    h = F.conv2d(F.silu(gn(h, W, p + ".out_layers.0", 1e-5)), W[p + ".out_layers.3.weight"], W[p + ".out_layers.3.bias"], padding=1)
-    s = F.conv2d(x, W[p + ".skip_connection.weight"], W[p + ".skip_connection.bias"]) if (p + ".skip_connection.weight") in W else x
+    h = conv2d(F.silu(gn(h, W, p + ".out_layers.0", 1e-5)), W[p + ".out_layers.3.weight"], W[p + ".out_layers.3.bias"], padding=1)
+    s = conv2d(x, W[p + ".skip_connection.weight"], W[p + ".skip_connection.bias"]) if (p + ".skip_connection.weight") in W else x
     h = s + h
     if cfg.temporal_conv:  # §5.4
         n, C, hh, ww = h.shape
@@ -159,7 +207,7 @@ def resblock(x, emb, B, T, W, p, cfg):
             q = p + f".temopral_conv.conv{k}"
             y = F.silu(gn(y, W, q + ".0", 1e-5))
             ci = 2 if k == 1 else 3
-            y = F.conv3d(y, W[q + f".{ci}.weight"], W[q + f".{ci}.bias"], padding=(1, 0, 0))
+            y = conv3d(y, W[q + f".{ci}.weight"], W[q + f".{ci}.bias"], padding=(1, 0, 0))
         h = (y + z).permute(0, 2, 1, 3, 4).reshape(n, C, hh, ww)
     return h
 
@@ -175,9 +223,9 @@ def run_block(h, emb, ctx, B, T, W, p, cfg):
         elif (q + ".proj_in.weight") in W:
             h = spatial(h, ctx, W, q, cfg) if i == 1 else temporal(h, B, T, W, q, cfg)
         elif (q + ".op.weight") in W:
-            h = F.conv2d(h, W[q + ".op.weight"], W[q + ".op.bias"], stride=2, padding=1)
+            h = conv2d(h, W[q + ".op.weight"], W[q + ".op.bias"], stride=2, padding=1)
         elif (q + ".conv.weight") in W:
-            h = F.conv2d(F.interpolate(h, scale_factor=2, mode="nearest"), W[q + ".conv.weight"], W[q + ".conv.bias"], padding=1)
+            h = conv2d(F.interpolate(h, scale_factor=2, mode="nearest"), W[q + ".conv.weight"], W[q + ".conv.bias"], padding=1)
         i += 1
     return h
 
@@ -198,7 +246,7 @@ def unet(W, cfg, x, t, ctx, fps=None):
     for k in range(cfg.n_input):
         p = u + f"input_blocks.{k}"
         if k == 0:
-            hcur = F.conv2d(hcur, W[p + ".0.weight"], W[p + ".0.bias"], padding=1)
+            hcur = conv2d(hcur, W[p + ".0.weight"], W[p + ".0.bias"], padding=1)
             if cfg.init_attn:
                 hcur = temporal(hcur, B, T, W, u + "init_attn.0", cfg, init=True)
         else:
@@ -208,8 +256,145 @@ def unet(W, cfg, x, t, ctx, fps=None):
     for k in range(cfg.n_input):
         hcur = torch.cat([hcur, skips.pop()], dim=1)
         hcur = run_block(hcur, emb, ctx, B, T, W, u + f"output_blocks.{k}", cfg)
-    y = F.conv2d(F.silu(gn(hcur, W, u + "out.0", 1e-5)), W[u + "out.2.weight"], W[u + "out.2.bias"], padding=1)
+    y = conv2d(F.silu(gn(hcur, W, u + "out.0", 1e-5)), W[u + "out.2.weight"], W[u + "out.2.bias"], padding=1)
     return y.view(B, T, -1, h, w).permute(0, 2, 1, 3, 4)
+
+
+# ------------------------------------------------------------ text (§2.6)
+
+def text_layers(W, c="cond_stage_model.model."):
+    pre = c + "transformer.resblocks."
+    return len({k[len(pre):].split(".")[0] for k in W if k.startswith(pre)})
+
+
+def text_encoder(W, tokens, heads, c="cond_stage_model.model."):
+    """§2.6 FrozenOpenCLIPEmbedder, layer "penultimate": token ids [B,77]
+    int64 -> context [B,77,D]. All blocks but the last, then ln_final."""
+    x = W[c + "token_embedding.weight"][tokens] + W[c + "positional_embedding"]
+    B, L, D = x.shape
+    d = D // heads
+    for i in range(text_layers(W, c) - 1):  # the last block is never run
+        p = c + f"transformer.resblocks.{i}"
+        a = ln(x, W, p + ".ln_1")
+        q, k, v = linear(a, W[p + ".attn.in_proj_weight"], W[p + ".attn.in_proj_bias"]).chunk(3, dim=-1)
+        sh = lambda t: t.view(B, L, heads, d).transpose(1, 2)
+        o = sdpa(sh(q), sh(k), sh(v), d ** -0.5, causal=True).transpose(1, 2).reshape(B, L, D)
+        x = x + lin(o, W, p + ".attn.out_proj")
+        m = ln(x, W, p + ".ln_2")
+        x = x + lin(F.gelu(lin(m, W, p + ".mlp.c_fc")), W, p + ".mlp.c_proj")
+    return ln(x, W, c + "ln_final")
+
+
+# ------------------------------------------------------------- VAE (§4)
+
+SCALE_FACTOR = 0.18215  # §4.4: a config constant of every variant, not a tensor
+
+
+def vres(x, W, p):
+    """§4.1 VRES: GroupNorm eps 1e-6, swish, no time embedding."""
+    h = conv2d(F.silu(gn(x, W, p + ".norm1", 1e-6)), W[p + ".conv1.weight"], W[p + ".conv1.bias"], padding=1)
+    h = conv2d(F.silu(gn(h, W, p + ".norm2", 1e-6)), W[p + ".conv2.weight"], W[p + ".conv2.bias"], padding=1)
+    if (p + ".nin_shortcut.weight") in W:
+        x = conv2d(x, W[p + ".nin_shortcut.weight"], W[p + ".nin_shortcut.bias"])
+    return x + h
+
+
+def vatt(x, W, p):
+    """§4.1 VATT: one head of width C over the hh·ww positions."""
+    n, C, hh, ww = x.shape
+    a = gn(x, W, p + ".norm", 1e-6)
+    q, k, v = (conv2d(a, W[f"{p}.{m}.weight"], W[f"{p}.{m}.bias"]).reshape(n, 1, C, hh * ww).transpose(-1, -2)
+               for m in ("q", "k", "v"))
+    o = sdpa(q, k, v, C ** -0.5)  # [n,1,P,C]
+    o = o.transpose(-1, -2).reshape(n, C, hh, ww)
+    return x + conv2d(o, W[p + ".proj_out.weight"], W[p + ".proj_out.bias"])
+
+
+def vae_decoder(W, z, f="first_stage_model."):
+    """§4.2 decode of one frame per image: z [n,4,h,w] (already divided by the
+    scale factor) -> [n,3,8h,8w]. Level/block counts from the tensor names."""
+    d = f + "decoder."
+    z = conv2d(z, W[f + "post_quant_conv.weight"], W[f + "post_quant_conv.bias"])
+    h = conv2d(z, W[d + "conv_in.weight"], W[d + "conv_in.bias"], padding=1)
+    h = vres(h, W, d + "mid.block_1")
+    h = vatt(h, W, d + "mid.attn_1")
+    h = vres(h, W, d + "mid.block_2")
+    levels = sorted({int(k.split(".")[3]) for k in W if k.startswith(d + "up.")})
+    for lv in reversed(levels):  # up.3 first (lowest resolution), up.0 last
+        nb = len({k.split(".")[5] for k in W if k.startswith(f"{d}up.{lv}.block.")})
+        for b in range(nb):
+            h = vres(h, W, f"{d}up.{lv}.block.{b}")
+        if f"{d}up.{lv}.upsample.conv.weight" in W:
+            h = F.interpolate(h, scale_factor=2, mode="nearest")
+            h = conv2d(h, W[f"{d}up.{lv}.upsample.conv.weight"], W[f"{d}up.{lv}.upsample.conv.bias"], padding=1)
+    return conv2d(F.silu(gn(h, W, d + "norm_out", 1e-6)), W[d + "conv_out.weight"], W[d + "conv_out.bias"], padding=1)
+
+
+def decode_video(W, z):
+    """§4.4 decode_first_stage_2DAE: z [B,4,T,h,w] -> video [B,3,T,8h,8w];
+    z times fl32(1/0.18215), then frame by frame (the B images of a frame together)."""
+    z = z * (1.0 / SCALE_FACTOR)
+    return torch.stack([vae_decoder(W, z[:, :, t]) for t in range(z.shape[2])], dim=2)
+
+
+# ------------------------------------------------------------ DDIM (§7)
+
+def ddim_timesteps(S, N=1000):
+    """§7.2 "uniform" with the +1 shift, ascending."""
+    return [i + 1 for i in range(0, N, N // S)]
+
+
+def ddim_coefs(W, tau, k, eta):
+    """§7.3 (and §7.5) float32 scalars of list position k: a, a_prev, sigma,
+    sqrt(1-a), s_t, s_prev (the scales are None without scale_arr)."""
+    ac = W["alphas_cumprod"].float()
+    a = ac[tau[k]]
+    a_prev = ac[tau[k - 1]] if k >= 1 else ac[0]  # a_prev[0] = ac[0], NOT 1
+    r = 1.0 / (1.0 - a)  # float32 ops
+    ad, apd, rd = a.double(), a_prev.double(), r.double()
+    sigma = (eta * torch.sqrt(((1.0 - apd) * rd) * (1.0 - ad / apd))).float()  # double, rounded once
+    # fl(sqrt(fl(1 - a))) correctly rounded: via double, since this torch's
+    # float32 scalar sqrt can be 1 ulp off (t = 601 of 5 steps)
+    sq1ma = torch.sqrt((1.0 - a).double()).float()
+    s_t = s_prev = None
+    if "scale_arr" in W:
+        sa = W["scale_arr"].float()
+        s_t = sa[tau[k]]
+        s_prev = sa[tau[k - 1]] if k >= 1 else sa[0]
+    return a, a_prev, sigma, sq1ma, s_t, s_prev
+
+
+def ddim_step(W, cfg, x, tau, k, ctx_c, ctx_u, fps=None, g=12.0, eta=0.0, z=None):
+    """§7.4 one guided step at list position k, x [B,4,T,h,w]: cond and uncond
+    as one UNet batch of 2B (identical to two calls, §6), then the update."""
+    a, a_prev, sigma, sq1ma, s_t, s_prev = ddim_coefs(W, tau, k, eta)
+    B = x.shape[0]
+    t = torch.full((2 * B,), tau[k], dtype=torch.int64)
+    f2 = None if fps is None else torch.cat([fps, fps])
+    e2 = unet(W, cfg, torch.cat([x, x]), t, torch.cat([ctx_c, ctx_u]), f2)
+    e_c, e_u = e2[:B], e2[B:]
+    e = e_u + g * (e_c - e_u)
+    x0 = (x - sq1ma * e) / torch.sqrt(a)
+    dirx = torch.sqrt((1.0 - a_prev) - sigma * sigma) * e
+    if s_t is not None:  # §7.5 use_scale
+        x0 = x0 / s_t
+        xn = (torch.sqrt(a_prev) * s_prev) * x0 + dirx
+    else:
+        xn = torch.sqrt(a_prev) * x0 + dirx
+    if z is not None:
+        xn = xn + sigma * z
+    return xn
+
+
+def ddim_sample(W, cfg, x, S, ctx_c, ctx_u, fps=None, g=12.0, eta=0.0, noise=None):
+    """§7.7: all steps from x_T, noisiest first; noise[j] for the j-th executed step.
+    Returns the latent after every step."""
+    tau = ddim_timesteps(S)
+    out = []
+    for j, k in enumerate(range(len(tau) - 1, -1, -1)):
+        x = ddim_step(W, cfg, x, tau, k, ctx_c, ctx_u, fps, g, eta, None if noise is None else noise[j])
+        out.append(x)
+    return out
 
 
 def head_channels_from_yaml(case_dir):
@@ -219,27 +404,142 @@ def head_channels_from_yaml(case_dir):
     return int(m.group(1)) if m else 64
 
 
-def check(case_dir):
+def text_heads_from_json(case_dir):
+    import glob
+    import json
+    for f in sorted(glob.glob(case_dir + "/open_clip_*.json")):
+        return int(json.load(open(f))["text_cfg"]["heads"])
+    return 16  # ViT-H-14
+
+
+def fps_from_readme(case_dir):
+    """The fps the case's sampler passed in cond['fps'] (case README, Run settings)."""
+    import re
+    m = re.search(r"fps in cond\['fps'\] for sampling: (\d+)", open(case_dir + "/README.md").read())
+    return int(m.group(1)) if m else None
+
+
+def tokenize(prompts):
+    """Token ids [n,77] from our C CLI (`videocrafter tokenize`, spec §2.1-2.5):
+    $VIDEOCRAFTER_CLI, else build/videocrafter of this checkout. None if absent.
+    The empty prompt needs no tokenizer (§2.6: 49406 49407, then zeros)."""
+    import os
+    import subprocess
+    if all(p == "" for p in prompts):
+        t = torch.zeros(len(prompts), 77, dtype=torch.int64)
+        t[:, 0], t[:, 1] = 49406, 49407
+        return t
+    cli = os.environ.get("VIDEOCRAFTER_CLI") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "videocrafter")
+    if not os.access(cli, os.X_OK):
+        return None
+    args = [cli, "tokenize", "--quiet"]
+    for p in prompts:
+        args += ["--prompt", p]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    return torch.tensor([[int(v) for v in line.split()] for line in out.strip().split("\n")], dtype=torch.int64)
+
+
+def rel_err(out, ref):
+    import numpy as np
+    out = out.numpy() if isinstance(out, torch.Tensor) else out
+    return float(np.abs(out.astype(np.float64) - ref).max() / np.abs(ref).max())
+
+
+STAGES = ("unet", "text", "vae", "ddim")
+
+
+def check(case_dir, stages=STAGES):
+    """Parity of every stage against the case's reference files; prints one
+    line per comparison and returns {what: rel err} (max|out-ref|/max|ref|)."""
+    import os
     import numpy as np
     torch.set_grad_enabled(False)
+    ld = lambda n: np.load(os.path.join(case_dir, n))
+    tt = lambda n: torch.from_numpy(ld(n))
     W = load_state_dict(case_dir + "/model.ckpt")
     cfg = UNetConfig(W, head_channels_from_yaml(case_dir))
-    x = torch.from_numpy(np.load(case_dir + "/unet_in_x.npy"))
-    t = torch.from_numpy(np.load(case_dir + "/unet_in_t.npy"))
-    c = torch.from_numpy(np.load(case_dir + "/unet_in_context.npy"))
-    try:
-        fps = torch.from_numpy(np.load(case_dir + "/unet_in_fps.npy"))
-    except FileNotFoundError:
-        fps = None
-    ref = np.load(case_dir + "/unet_out_eps.npy")
-    out = unet(W, cfg, x, t, c, fps).numpy()
-    err = np.abs(out - ref).max() / np.abs(ref).max()
-    print(f"{case_dir}: torch_ref UNet rel err {err:.3e}")
-    return err
+    errs = {}
+
+    def report(what, out, ref):
+        errs[what] = rel_err(out, ref)
+        print(f"{case_dir}: torch_ref {what:28s} rel err {errs[what]:.3e}")
+
+    if "unet" in stages:
+        fps = tt("unet_in_fps.npy") if os.path.exists(case_dir + "/unet_in_fps.npy") else None
+        out = unet(W, cfg, tt("unet_in_x.npy"), tt("unet_in_t.npy"), tt("unet_in_context.npy"), fps)
+        report("UNet", out, ld("unet_out_eps.npy"))
+    if "text" in stages:
+        prompt = open(case_dir + "/prompt.txt", encoding="utf-8").read().rstrip("\n")
+        heads = text_heads_from_json(case_dir)
+        ref = ld("context.npy")  # rows: [prompt, ""]
+        tok = tokenize([prompt, ""])
+        if tok is None:
+            print(f"{case_dir}: torch_ref text: no build/videocrafter to tokenize the prompt "
+                  "(make, or set VIDEOCRAFTER_CLI); checking the empty-prompt row only")
+            report("text context [''] row", text_encoder(W, tokenize([""]), heads), ref[1:2])
+        else:
+            report("text context [prompt, '']", text_encoder(W, tok, heads), ref)
+    if "vae" in stages:
+        report("VAE decode", decode_video(W, tt("vae_in_z.npy")), ld("vae_out_video.npy"))
+    if "ddim" in stages:
+        if os.path.exists(case_dir + "/context_full.npy"):  # I2V: text + image tokens (§6)
+            c, u = tt("context_full.npy"), tt("uncond_context.npy")
+        else:
+            c, u = tt("ddim_cond_context.npy"), tt("ddim_uncond_context.npy")
+        f = fps_from_readme(case_dir) if cfg.fps_cond else None
+        fps = None if f is None else torch.full((1,), f, dtype=torch.int64)
+        S = 5
+        tau = ddim_timesteps(S)
+        ks = list(range(len(tau) - 1, -1, -1))
+        if [tau[k] for k in ks] != ld("ddim5_timesteps.npy").tolist():
+            errs["DDIM timesteps"] = 1.0
+            print(f"{case_dir}: torch_ref DDIM timesteps {[tau[k] for k in ks]} differ from the reference")
+        for eta in (0.0, 1.0):
+            tag = f"eta{int(eta)}"
+            coefs = ld(f"ddim5_{tag}_coefs.npy")  # [t, a, a_prev, sigma, sq1ma, s_t, s_prev]
+            mine = []
+            for k in ks:
+                a, ap, sg, sq, st, sp = ddim_coefs(W, tau, k, eta)
+                one = torch.tensor(1.0)
+                mine.append([tau[k], a, ap, sg, sq, one if st is None else st, one if sp is None else sp])
+            mine = np.array([[float(v) for v in row] for row in mine])
+            errs[f"DDIM {tag} coefs"] = float(np.abs(mine - coefs).max())
+            print(f"{case_dir}: torch_ref DDIM {tag} coefficients      max abs diff {errs[f'DDIM {tag} coefs']:.3e}")
+            ref_steps = ld(f"ddim5_{tag}_cfg12_steps.npy")
+            noise = tt(f"ddim5_{tag}_noise.npy") if eta else None
+            x = tt("ddim_x_T.npy")
+            worst = 0.0
+            for j, k in enumerate(ks):  # each step alone, from the reference latent before it
+                xin = x if j == 0 else torch.from_numpy(ref_steps[j - 1])
+                out = ddim_step(W, cfg, xin, tau, k, c, u, fps, 12.0, eta, None if noise is None else noise[j])
+                worst = max(worst, rel_err(out, ref_steps[j]))
+            errs[f"DDIM {tag} step"] = worst
+            print(f"{case_dir}: torch_ref DDIM {tag} cfg12 one step (worst of 5) rel err {worst:.3e}")
+            if eta == 0.0:  # the whole chain from x_T
+                steps = ddim_sample(W, cfg, x, S, c, u, fps, 12.0, eta)
+                report(f"DDIM {tag} cfg12 5 steps", steps[-1], ld(f"ddim5_{tag}_cfg12.npy"))
+    return errs
+
+
+TOL = 1e-4  # interface contract §5, float32 stages
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "check":
-        bad = [d for d in sys.argv[2:] if check(d) > 1e-4]
+    args = sys.argv[1:]
+    if len(args) >= 2 and args[0] == "check":
+        torch.set_num_threads(1)  # tiny models: threads only add noise to a shared machine
+        stages = STAGES
+        if "--stages" in args:
+            i = args.index("--stages")
+            stages = args[i + 1].split(",")
+            del args[i:i + 2]
+        bad = []
+        for d in args[1:]:
+            for what, e in check(d, stages).items():
+                if not e <= TOL:  # NaN fails too
+                    bad.append(f"{d}: {what} {e:.3e}")
+        for b in bad:
+            print(f"FAIL (> {TOL:g}): {b}", file=sys.stderr)
+        print("torch_ref check: " + ("FAILED" if bad else "all stages within %g" % TOL))
         sys.exit(1 if bad else 0)
     print(__doc__)
