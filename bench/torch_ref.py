@@ -369,7 +369,7 @@ def ddim_step(W, cfg, x, tau, k, ctx_c, ctx_u, fps=None, g=12.0, eta=0.0, z=None
     as one UNet batch of 2B (identical to two calls, §6), then the update."""
     a, a_prev, sigma, sq1ma, s_t, s_prev = ddim_coefs(W, tau, k, eta)
     B = x.shape[0]
-    t = torch.full((2 * B,), tau[k], dtype=torch.int64)
+    t = torch.full((2 * B,), tau[k], dtype=torch.int64, device=x.device)
     f2 = None if fps is None else torch.cat([fps, fps])
     e2 = unet(W, cfg, torch.cat([x, x]), t, torch.cat([ctx_c, ctx_u]), f2)
     e_c, e_u = e2[:B], e2[B:]
