@@ -379,6 +379,22 @@ static void test_roundtrip_zip(void **s)
     assert_int_equal(vc_weights_wrapper(w), VC_WRAPPER_DEEPSPEED);
     check_fixture(w, &fx, VC_DTYPE_BF16, NULL, 0, false);
     vc_weights_free(w);
+    /* the streaming file writer emits exactly the in-memory archive */
+    {
+        vc_ckpt_write_opts o = { "ds", false, false };
+        uint8_t *mem = NULL;
+        size_t mlen = 0;
+        assert_int_equal(vc_ckpt_build_zip(ctx, fx.t, 5, VC_DTYPE_BF16, VC_WRAPPER_DEEPSPEED, &o, &mem, &mlen), VC_STATUS_OK);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        uint8_t *disk = malloc(mlen + 1);
+        assert_non_null(disk);
+        assert_int_equal(fread(disk, 1, mlen + 1, f), mlen);
+        fclose(f);
+        assert_memory_equal(disk, mem, mlen);
+        free(disk);
+        free(mem);
+    }
     print_message("  %d zip round trips (3 dtypes x 4 wrappers x plain/zip64/deflate) bit-identical\n", combos);
     fixture_free(&fx);
     vc_context_free(ctx);

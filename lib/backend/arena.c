@@ -1,6 +1,7 @@
 /* arena.c - stack-like working memory on a backend, so a forward pass does not
  * call the allocator per op. Blocks are kept after release and reused. */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "backend.h"
 
@@ -12,7 +13,29 @@ struct vc_arena_block {
     char *base;        /* backend memory */
     size_t cap;
     size_t start;      /* arena offset of base */
+    bool reserved;     /* from ops->reserve (unreserve to free) */
 };
+
+/* First block of a host backend: one reservation as large as the machine's
+ * memory, committed page by page as the stack grows, so no block tails are
+ * skipped and the resident working memory is the true high-water mark. */
+static vc_arena_block *reserve_block(vc_backend *be)
+{
+    if (!be->ops->reserve) return NULL;
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || psz <= 0) return NULL;
+    size_t bytes = (size_t)pages * (size_t)psz;
+    vc_arena_block *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->base = be->ops->reserve(be, &bytes);
+    if (!b->base) {
+        free(b);
+        return NULL;
+    }
+    b->cap = bytes;
+    b->reserved = true;
+    return b;
+}
 
 size_t vc_arena_mark(vc_backend *be) { return be->arena.used; }
 
@@ -21,6 +44,7 @@ void *vc_arena_alloc(vc_backend *be, size_t bytes)
     vc_arena *a = &be->arena;
     size_t need = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     if (need < bytes) return NULL;
+    if (!a->blocks) a->blocks = reserve_block(be);
     /* find the block holding offset `used`, or the first one after it that fits */
     vc_arena_block **link = &a->blocks;
     for (vc_arena_block *b = a->blocks; b; link = &b->next, b = b->next) {
@@ -42,6 +66,7 @@ void *vc_arena_alloc(vc_backend *be, size_t bytes)
     }
     nb->cap = cap;
     nb->next = NULL;
+    nb->reserved = false;
     /* offsets keep growing so that marks stay ordered */
     size_t end = 0;
     for (vc_arena_block *b = a->blocks; b; b = b->next) end = b->start + b->cap;
@@ -68,7 +93,8 @@ void vc_arena_destroy(vc_backend *be)
     vc_arena_block *b = be->arena.blocks;
     while (b) {
         vc_arena_block *next = b->next;
-        be->ops->free(be, b->base);
+        if (b->reserved) be->ops->unreserve(be, b->base, b->cap);
+        else be->ops->free(be, b->base);
         free(b);
         b = next;
     }

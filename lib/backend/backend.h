@@ -124,6 +124,19 @@ typedef struct vc_backend_ops {
     /* Waits for queued work; returns the first failure since the last sync
      * (device backends), with its text in msg. NULL: nothing can fail. */
     vc_status (*sync)(vc_backend *be, char *msg, size_t cap);
+
+    /* dst[n] (backend memory) = src[n] half floats (host memory, dtype
+     * VC_DTYPE_F16 or VC_DTYPE_BF16) widened exactly to float32: half-resident
+     * weights one layer at a time (issue #10). NULL: vc_backend_widen does it
+     * on the host and uploads. */
+    void (*widen)(vc_backend *be, float *dst, const uint16_t *src, vc_dtype dtype, int64_t n);
+
+    /* Address space of *bytes whose pages take memory only once written
+     * (host backends), for the arena's single stack: its resident size is then
+     * the working set actually used. May lower *bytes; NULL result (or no op):
+     * the arena allocates blocks with alloc. unreserve returns it. */
+    void *(*reserve)(vc_backend *be, size_t *bytes);
+    void (*unreserve)(vc_backend *be, void *p, size_t bytes);
 } vc_backend_ops;
 
 /* Stack-like working-memory arena on the backend's memory. */
@@ -148,6 +161,9 @@ VC_HIDDEN void vc_backend_destroy(vc_backend *be);
 /* Completes queued work and reports a device failure through vc_fail. Call at
  * the end of every public operation that ran kernels. */
 VC_HIDDEN vc_status vc_backend_sync(vc_backend *be);
+
+/* ops->widen, or host widening in chunks + upload where a backend has none. */
+VC_HIDDEN void vc_backend_widen(vc_backend *be, float *dst, const uint16_t *src, vc_dtype dtype, int64_t n);
 
 /* The CPU backend (lib/backend/cpu/). */
 VC_HIDDEN vc_status vc_cpu_backend_create(vc_context *ctx, int32_t n_threads, vc_backend **out);

@@ -2,6 +2,7 @@
  * shared object, loaded on demand, so the core runs on machines without CUDA. */
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
@@ -78,4 +79,23 @@ vc_status vc_backend_sync(vc_backend *be)
     char msg[512] = "";
     vc_status st = be->ops->sync(be, msg, sizeof msg);
     return st == VC_STATUS_OK ? st : vc_fail(be->ctx, st, "%s", msg);
+}
+
+void vc_backend_widen(vc_backend *be, float *dst, const uint16_t *src, vc_dtype dtype, int64_t n)
+{
+    if (be->ops->widen) {
+        be->ops->widen(be, dst, src, dtype, n);
+        return;
+    }
+    enum { SMALL = 4096, BIG = 1 << 22 };
+    float small[SMALL];
+    float *tmp = n > SMALL ? malloc((size_t)BIG * sizeof(float)) : NULL;
+    const int64_t step = tmp ? BIG : SMALL;
+    float *t = tmp ? tmp : small;
+    for (int64_t i = 0; i < n; i += step) {
+        const int64_t k = n - i < step ? n - i : step;
+        vc_half_to_f32(src + i, dtype, t, k);
+        be->ops->upload(be, dst + i, t, (size_t)k * sizeof(float));
+    }
+    free(tmp);
 }

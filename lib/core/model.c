@@ -63,7 +63,7 @@ vc_status vc_model_load(vc_context *ctx, const char *path, const vc_model_params
     if (!m) return vc_fail(ctx, VC_STATUS_OUT_OF_MEMORY, "vc_model_load: out of memory");
     m->path = strdup(path);
     vc_status st = m->path ? VC_STATUS_OK : vc_fail(ctx, VC_STATUS_OUT_OF_MEMORY, "vc_model_load: out of memory");
-    if (st == VC_STATUS_OK) st = vc_weights_open(ctx, path, &m->weights);
+    if (st == VC_STATUS_OK) st = vc_weights_open_as(ctx, path, p.weights_dtype, &m->weights);
     if (st == VC_STATUS_OK) {
         if (p.config_path) {
             st = vc_config_load_yaml(ctx, p.config_path, &m->cfg);
@@ -85,8 +85,8 @@ vc_status vc_model_load(vc_context *ctx, const char *path, const vc_model_params
         return st;
     }
     if (p.weights_dtype != VC_DTYPE_F32)
-        vc_log(ctx, VC_LOG_INFO, "weights_dtype %s requested: half-precision resident weights are not implemented "
-               "yet; weights are kept as float32", dtype_name(p.weights_dtype));
+        vc_log(ctx, VC_LOG_INFO, "%s: UNet matrices kept as %s, widened a layer at a time", path,
+               dtype_name(p.weights_dtype));
     vc_log(ctx, VC_LOG_DEBUG, "%s: loaded %s (%zu tensors, config %s)", path, m->cfg.variant_id,
            vc_weights_count(m->weights), p.config_path ? p.config_path : "detected");
     *out = m;
@@ -155,7 +155,7 @@ vc_status vc_model_get_info(const vc_model *model, vc_model_info *info)
         const vc_weight *t = vc_weights_at(model->weights, i);
         r.params[component_of(t->name)] += t->numel;
         if ((unsigned)t->stored_dtype < 8) by_dtype[t->stored_dtype] += t->numel;
-        resident += (uint64_t)t->numel * (t->f32 ? sizeof(float) : vc_dtype_size(t->stored_dtype));
+        resident += (uint64_t)t->numel * (t->f32 ? sizeof(float) : t->half ? 2 : vc_dtype_size(t->stored_dtype));
     }
     int best = 0;
     for (int d = 1; d < 8; d++)
@@ -163,7 +163,7 @@ vc_status vc_model_get_info(const vc_model *model, vc_model_info *info)
     r.stored_dtype = (vc_dtype)best;
     r.file_bytes = vc_weights_file_bytes(model->weights);
     /* what compute reads: the float32 view of every tensor (mapped in place
-     * when stored as f32, widened copies otherwise) */
+     * when stored as f32, widened copies otherwise), or the half-resident copy */
     r.weight_bytes = resident;
     uint32_t keep = info->struct_size;
     size_t len = keep < sizeof r ? keep : sizeof r;

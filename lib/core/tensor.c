@@ -153,3 +153,15 @@ uint16_t vc_f32_to_f16(float f)
     if (rem > 0x1000u || (rem == 0x1000u && (half & 1u))) half++;
     return (uint16_t)(sign | half);
 }
+
+void vc_half_to_f32(const uint16_t *src, vc_dtype dtype, float *dst, int64_t n)
+{
+    if (dtype == VC_DTYPE_BF16) {
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t u = (uint32_t)src[i] << 16;
+            memcpy(&dst[i], &u, 4);
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) dst[i] = vc_f16_to_f32(src[i]);
+    }
+}

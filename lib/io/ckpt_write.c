@@ -8,15 +8,23 @@
 
 #include "readers.h"
 
+/* Bytes appended in memory, or written straight to f when set (n counts
+ * them either way); oom marks any failure. */
 typedef struct buf {
     uint8_t *p;
     size_t n, cap;
     bool oom;
+    FILE *f;
 } buf;
 
 static void put(buf *b, const void *d, size_t n)
 {
     if (b->oom) return;
+    if (b->f) {
+        if (n && fwrite(d, 1, n, b->f) != n) b->oom = true;
+        b->n += n;
+        return;
+    }
     if (b->n + n > b->cap) {
         size_t nc = b->cap ? b->cap : 4096;
         while (nc < b->n + n) nc *= 2;
@@ -197,7 +205,7 @@ vc_status vc_ckpt_build_pickle(vc_context *ctx, const vc_ckpt_tensor *tensors, s
     *len = 0;
     vc_status st = check_args(ctx, tensors, n, dtype);
     if (st != VC_STATUS_OK) return st;
-    pw w = { { NULL, 0, 0, false }, 0, -1, -1, -1 };
+    pw w = { { NULL, 0, 0, false, NULL }, 0, -1, -1, -1 };
     put8(&w.b, 0x80);
     put8(&w.b, 2);
     switch (wrapper) {
@@ -314,27 +322,66 @@ static bool add_entry(buf *z, zentry *e, const char *name, const uint8_t *data, 
     e->csize = clen;
     size_t nl = strlen(name);
     /* local header; the 'FB' extra pads the data start to a multiple of 64 (§9.2) */
-    size_t z64 = o->force_zip64 ? 20 : 0;
+    const bool big = o->force_zip64 || n >= 0xFFFFFFFFu || clen >= 0xFFFFFFFFu;
+    size_t z64 = big ? 20 : 0;
     size_t base = z->n + 30 + nl + z64;
     size_t pad = (64 - (base + 4) % 64) % 64 + 4;
     put32(z, 0x04034b50);
-    put16(z, o->force_zip64 ? 45 : 20);
+    put16(z, big ? 45 : 20);
     put16(z, 0);
     put16(z, e->method);
     put16(z, 0); put16(z, 0x21);                       /* time, date (1980-01-01) */
     put32(z, e->crc);
-    put32(z, o->force_zip64 ? 0xFFFFFFFFu : (uint32_t)clen);
-    put32(z, o->force_zip64 ? 0xFFFFFFFFu : (uint32_t)n);
+    put32(z, big ? 0xFFFFFFFFu : (uint32_t)clen);
+    put32(z, big ? 0xFFFFFFFFu : (uint32_t)n);
     put16(z, (uint16_t)nl);
     put16(z, (uint16_t)(z64 + pad));
     put(z, name, nl);
-    if (o->force_zip64) { put16(z, 1); put16(z, 16); put64(z, n); put64(z, clen); }
+    if (big) { put16(z, 1); put16(z, 16); put64(z, n); put64(z, clen); }
     put16(z, 0x4246);                                   /* "FB" */
     put16(z, (uint16_t)(pad - 4));
     for (size_t k = 4; k < pad; k++) put8(z, 'Z');
     put(z, comp ? comp : data, clen);
     free(comp);
     return !z->oom;
+}
+
+/* Central directory and end records of entries e[0..ne). ZIP64 records where an
+ * offset or the directory passes 4 GiB (or when forced). */
+static void central_dir(buf *z, const zentry *e, size_t ne, const vc_ckpt_write_opts *o)
+{
+    uint64_t cd_off = z->n;
+    for (size_t i = 0; i < ne; i++) {
+        size_t nl = strlen(e[i].name);
+        bool z64 = o->force_zip64 || e[i].offset >= 0xFFFFFFFFu || e[i].size >= 0xFFFFFFFFu;
+        put32(z, 0x02014b50);
+        put16(z, 0x031E);
+        put16(z, z64 ? 45 : 20);
+        put16(z, 0);
+        put16(z, e[i].method);
+        put16(z, 0); put16(z, 0x21);
+        put32(z, e[i].crc);
+        put32(z, z64 ? 0xFFFFFFFFu : (uint32_t)e[i].csize);
+        put32(z, z64 ? 0xFFFFFFFFu : (uint32_t)e[i].size);
+        put16(z, (uint16_t)nl);
+        put16(z, z64 ? 28 : 0);
+        put16(z, 0); put16(z, 0); put16(z, 0); put32(z, 0);
+        put32(z, z64 ? 0xFFFFFFFFu : (uint32_t)e[i].offset);
+        put(z, e[i].name, nl);
+        if (z64) { put16(z, 1); put16(z, 24); put64(z, e[i].size); put64(z, e[i].csize); put64(z, e[i].offset); }
+    }
+    uint64_t cd_size = z->n - cd_off;
+    if (o->force_zip64 || ne >= 0xFFFF || z->n >= 0xFFFFFFFFu) {
+        uint64_t rec = z->n;
+        put32(z, 0x06064b50); put64(z, 44); put16(z, 45); put16(z, 45);
+        put32(z, 0); put32(z, 0); put64(z, ne); put64(z, ne); put64(z, cd_size); put64(z, cd_off);
+        put32(z, 0x07064b50); put32(z, 0); put64(z, rec); put32(z, 1);
+        put32(z, 0x06054b50); put16(z, 0); put16(z, 0); put16(z, 0xFFFF); put16(z, 0xFFFF);
+        put32(z, 0xFFFFFFFFu); put32(z, 0xFFFFFFFFu); put16(z, 0);
+    } else {
+        put32(z, 0x06054b50); put16(z, 0); put16(z, 0); put16(z, (uint16_t)ne); put16(z, (uint16_t)ne);
+        put32(z, (uint32_t)cd_size); put32(z, (uint32_t)cd_off); put16(z, 0);
+    }
 }
 
 vc_status vc_zip_build(vc_context *ctx, const vc_zip_src *src, size_t ne, const vc_ckpt_write_opts *opts,
@@ -345,43 +392,12 @@ vc_status vc_zip_build(vc_context *ctx, const vc_zip_src *src, size_t ne, const 
     vc_ckpt_write_opts o = { NULL, false, false };
     if (opts) o = *opts;
     zentry *e = calloc(ne ? ne : 1, sizeof *e);
-    buf z = { NULL, 0, 0, false };
+    buf z = { NULL, 0, 0, false, NULL };
     bool ok = e != NULL;
     for (size_t i = 0; ok && i < ne; i++)
         ok = add_entry(&z, &e[i], src[i].name, src[i].data ? src[i].data : (const uint8_t *)"", src[i].len, &o);
     if (ok) {
-        uint64_t cd_off = z.n;
-        for (size_t i = 0; i < ne; i++) {
-            size_t nl = strlen(e[i].name);
-            bool z64 = o.force_zip64;
-            put32(&z, 0x02014b50);
-            put16(&z, 0x031E);
-            put16(&z, z64 ? 45 : 20);
-            put16(&z, 0);
-            put16(&z, e[i].method);
-            put16(&z, 0); put16(&z, 0x21);
-            put32(&z, e[i].crc);
-            put32(&z, z64 ? 0xFFFFFFFFu : (uint32_t)e[i].csize);
-            put32(&z, z64 ? 0xFFFFFFFFu : (uint32_t)e[i].size);
-            put16(&z, (uint16_t)nl);
-            put16(&z, z64 ? 28 : 0);
-            put16(&z, 0); put16(&z, 0); put16(&z, 0); put32(&z, 0);
-            put32(&z, z64 ? 0xFFFFFFFFu : (uint32_t)e[i].offset);
-            put(&z, e[i].name, nl);
-            if (z64) { put16(&z, 1); put16(&z, 24); put64(&z, e[i].size); put64(&z, e[i].csize); put64(&z, e[i].offset); }
-        }
-        uint64_t cd_size = z.n - cd_off;
-        if (o.force_zip64 || ne >= 0xFFFF || z.n >= 0xFFFFFFFFu) {
-            uint64_t rec = z.n;
-            put32(&z, 0x06064b50); put64(&z, 44); put16(&z, 45); put16(&z, 45);
-            put32(&z, 0); put32(&z, 0); put64(&z, ne); put64(&z, ne); put64(&z, cd_size); put64(&z, cd_off);
-            put32(&z, 0x07064b50); put32(&z, 0); put64(&z, rec); put32(&z, 1);
-            put32(&z, 0x06054b50); put16(&z, 0); put16(&z, 0); put16(&z, 0xFFFF); put16(&z, 0xFFFF);
-            put32(&z, 0xFFFFFFFFu); put32(&z, 0xFFFFFFFFu); put16(&z, 0);
-        } else {
-            put32(&z, 0x06054b50); put16(&z, 0); put16(&z, 0); put16(&z, (uint16_t)ne); put16(&z, (uint16_t)ne);
-            put32(&z, (uint32_t)cd_size); put32(&z, (uint32_t)cd_off); put16(&z, 0);
-        }
+        central_dir(&z, e, ne, &o);
         ok = !z.oom;
     }
     for (size_t i = 0; e && i < ne; i++) free(e[i].name);
@@ -446,18 +462,58 @@ static vc_status write_all(vc_context *ctx, const char *path, const uint8_t *d, 
     return VC_STATUS_OK;
 }
 
+/* Streams the archive to the file: entries are converted and written one at a
+ * time, so writing a multi-GB model needs no more memory than its largest
+ * tensor (the bench writes real-size models this way). Same bytes as
+ * vc_ckpt_build_zip. */
 vc_status vc_ckpt_write_zip(vc_context *ctx, const char *path, const vc_ckpt_tensor *tensors, size_t n,
                             vc_dtype dtype, vc_ckpt_wrapper wrapper, const char *folder)
 {
     if (!path) return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT, "checkpoint writer: path is NULL");
-    vc_ckpt_write_opts o = { folder, false, false };
-    uint8_t *d;
-    size_t len;
-    vc_status st = vc_ckpt_build_zip(ctx, tensors, n, dtype, wrapper, &o, &d, &len);
+    if (!folder) folder = "archive";
+    uint8_t *pkl;
+    size_t pkl_len;
+    vc_status st = vc_ckpt_build_pickle(ctx, tensors, n, dtype, wrapper, &pkl, &pkl_len);
     if (st != VC_STATUS_OK) return st;
-    st = write_all(ctx, path, d, len);
-    free(d);
-    return st;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        free(pkl);
+        return vc_fail(ctx, VC_STATUS_IO_ERROR, "cannot create %s: %s", path, strerror(errno));
+    }
+    const vc_ckpt_write_opts o = { folder, false, false };
+    const size_t ne = n + 3;
+    zentry *e = calloc(ne, sizeof *e);
+    char *name = malloc(strlen(folder) + 32);
+    buf z = { NULL, 0, 0, e == NULL || name == NULL, f };
+    for (size_t i = 0; !z.oom && i < ne; i++) {
+        buf data = { NULL, 0, 0, false, NULL };
+        const uint8_t *d;
+        size_t len;
+        if (i == 0) { sprintf(name, "%s/data.pkl", folder); d = pkl; len = pkl_len; }
+        else if (i == 1) { sprintf(name, "%s/byteorder", folder); d = (const uint8_t *)"little"; len = 6; }
+        else if (i == ne - 1) { sprintf(name, "%s/version", folder); d = (const uint8_t *)"3\n"; len = 2; }
+        else {
+            sprintf(name, "%s/data/%zu", folder, i - 2);
+            put_elems(&data, &tensors[i - 2], dtype);
+            d = data.p ? data.p : (const uint8_t *)"";
+            len = data.n;
+            if (data.oom) z.oom = true;
+        }
+        if (!z.oom && !add_entry(&z, &e[i], name, d, len, &o)) z.oom = true;
+        free(data.p);
+    }
+    if (!z.oom) central_dir(&z, e, ne, &o);
+    bool ok = !z.oom;
+    ok = (fclose(f) == 0) && ok;
+    for (size_t i = 0; e && i < ne; i++) free(e[i].name);
+    free(e);
+    free(name);
+    free(pkl);
+    if (!ok) {
+        remove(path);
+        return vc_fail(ctx, VC_STATUS_IO_ERROR, "cannot write %s (disk full or out of memory)", path);
+    }
+    return VC_STATUS_OK;
 }
 
 /* ------------------------------------------------------ safetensors */
@@ -481,7 +537,7 @@ vc_status vc_ckpt_build_safetensors(vc_context *ctx, const vc_ckpt_tensor *tenso
     vc_status st = check_args(ctx, tensors, n, dtype);
     if (st != VC_STATUS_OK) return st;
     const char *dt = dtype == VC_DTYPE_F32 ? "F32" : dtype == VC_DTYPE_F16 ? "F16" : "BF16";
-    buf h = { NULL, 0, 0, false }, d = { NULL, 0, 0, false };
+    buf h = { NULL, 0, 0, false, NULL }, d = { NULL, 0, 0, false, NULL };
     put8(&h, '{');
     puts_(&h, "\"__metadata__\":{\"format\":\"pt\"}");
     for (size_t i = 0; i < n; i++) {
@@ -502,7 +558,7 @@ vc_status vc_ckpt_build_safetensors(vc_context *ctx, const vc_ckpt_tensor *tenso
     }
     put8(&h, '}');
     while (h.n % 8) put8(&h, ' ');   /* data section 8-byte aligned */
-    buf f = { NULL, 0, 0, false };
+    buf f = { NULL, 0, 0, false, NULL };
     put64(&f, h.n);
     put(&f, h.p, h.n);
     put(&f, d.p, d.n);

@@ -35,6 +35,7 @@ struct vc_weights {
     void *map_addr;
     size_t map_len;
     vc_zip *zip;
+    vc_dtype half;            /* F16/BF16: UNet matrices kept half (vc_weights_open_as); else F32 */
 };
 
 /* ------------------------------------------------------------ container */
@@ -98,6 +99,61 @@ void *vc_weights_alloc(vc_context *ctx, vc_weights *w, const char *what, const c
     return p;
 }
 
+/* ------------------------------------------------------------ half-resident tensors */
+
+/* Which tensors stay half (vc_weights_open_as): the UNet's weight matrices and
+ * kernels, the bulk of every variant; vectors (norms, biases) and the other
+ * components keep float32 views, as their code reads whole tensors. */
+static bool keeps_half(const vc_weights *w, const char *name, vc_dtype dtype, int32_t ndim, int64_t numel)
+{
+    static const char unet[] = "model.diffusion_model.";
+    if (w->half != VC_DTYPE_F16 && w->half != VC_DTYPE_BF16) return false;
+    if (dtype != VC_DTYPE_F32 && dtype != VC_DTYPE_F16 && dtype != VC_DTYPE_BF16) return false;
+    return ndim >= 2 && numel >= 1024 && strncmp(name, unet, sizeof unet - 1) == 0;
+}
+
+/* Gives the mapped file pages of a tensor just narrowed back to the page
+ * cache, so they stop counting as this process's resident memory. */
+static void drop_mapped(const vc_weights *w, const void *p, size_t bytes)
+{
+    const uintptr_t lo = (uintptr_t)w->map_addr, a = (uintptr_t)p;
+    if (!w->map_addr || a < lo || a + bytes > lo + w->map_len) return;
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t s = (a + pg - 1) & ~(pg - 1), e = (a + bytes) & ~(pg - 1);
+    if (e > s) madvise((void *)s, e - s, MADV_DONTNEED);
+}
+
+static vc_status make_half(vc_context *ctx, vc_weights *w, const char *what, vc_weight *t)
+{
+    t->half_dtype = w->half;
+    t->f32 = NULL;
+    if (t->stored_dtype == w->half && (uintptr_t)t->stored % 2 == 0) {
+        t->half = t->stored; /* already in the file as wanted: used in place */
+        return VC_STATUS_OK;
+    }
+    size_t bytes;
+    if (!vc_mul_size((size_t)t->numel, 2, &bytes))
+        return vc_fail(ctx, VC_STATUS_LIMIT_EXCEEDED, "%s: tensor '%s' is too large", what, t->name);
+    vc_status st;
+    uint16_t *h = vc_weights_alloc(ctx, w, what, t->name, bytes, &st);
+    if (!h) return st;
+    const uint8_t *src = t->stored;
+    for (int64_t i = 0; i < t->numel; i++) {
+        float f;
+        if (t->stored_dtype == VC_DTYPE_F32) {
+            memcpy(&f, src + 4 * i, 4);
+        } else {
+            uint16_t v;
+            memcpy(&v, src + 2 * i, 2);
+            f = t->stored_dtype == VC_DTYPE_F16 ? vc_f16_to_f32(v) : vc_bf16_to_f32(v);
+        }
+        h[i] = w->half == VC_DTYPE_F16 ? vc_f32_to_f16(f) : vc_f32_to_bf16(f);
+    }
+    drop_mapped(w, t->stored, (size_t)t->numel * vc_dtype_size(t->stored_dtype));
+    t->half = h;
+    return VC_STATUS_OK;
+}
+
 vc_status vc_weights_add(vc_context *ctx, vc_weights *w, const char *what, const char *name, size_t name_len,
                          vc_dtype dtype, int32_t ndim, const int64_t *shape, const void *stored, void *owned)
 {
@@ -130,7 +186,10 @@ vc_status vc_weights_add(vc_context *ctx, vc_weights *w, const char *what, const
     t.numel = numel;
     t.stored = stored;
     size_t bytes;
-    if (dtype == VC_DTYPE_F32) {
+    if (keeps_half(w, nm, dtype, ndim, numel)) {
+        st = make_half(ctx, w, what, &t);
+        if (st != VC_STATUS_OK) { free(nm); return st; }
+    } else if (dtype == VC_DTYPE_F32) {
         if ((uintptr_t)stored % 4) {   /* unaligned in the file: copy so f32 is a valid float* */
             if (!vc_mul_size((size_t)numel, 4, &bytes)) goto too_big;
             void *c = vc_weights_alloc(ctx, w, what, nm, bytes, &st);
@@ -502,6 +561,11 @@ vc_status vc_weights_open_mem(vc_context *ctx, const char *what, const uint8_t *
 
 vc_status vc_weights_open(vc_context *ctx, const char *path, vc_weights **out)
 {
+    return vc_weights_open_as(ctx, path, VC_DTYPE_F32, out);
+}
+
+vc_status vc_weights_open_as(vc_context *ctx, const char *path, vc_dtype resident, vc_weights **out)
+{
     if (!out) return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT, "vc_weights_open: out is NULL");
     *out = NULL;
     if (!path) return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT, "vc_weights_open: path is NULL");
@@ -535,6 +599,7 @@ vc_status vc_weights_open(vc_context *ctx, const char *path, vc_weights **out)
     }
     w->map_addr = map;
     w->map_len = size;
+    w->half = resident;
     vc_status st = open_into(ctx, path, map, size, w);
     if (st != VC_STATUS_OK) { vc_weights_free(w); return st; }
     *out = w;

@@ -12,7 +12,11 @@ typedef struct vc_weight {
     int64_t numel;
     const void *stored;          /* contiguous elements in stored_dtype (mmap or owned copy) */
     const float *f32;            /* contiguous float32 (== stored when no widening was needed);
-                                    NULL for non-float dtypes */
+                                    NULL for non-float dtypes and for half-resident tensors */
+    const uint16_t *half;        /* half-resident tensors (vc_weights_open_as): numel elements in
+                                    half_dtype, mapped from the file when it already holds them;
+                                    widened a layer at a time by the compute (vc_weight_widen) */
+    vc_dtype half_dtype;         /* VC_DTYPE_F16 or VC_DTYPE_BF16 when half is set */
 } vc_weight;
 
 typedef enum vc_ckpt_wrapper {
@@ -29,6 +33,12 @@ typedef struct vc_weights vc_weights;
  * bytes, not the name). Every tensor is checked against its storage bounds.
  * Float tensors get a float32 view (widened copy for f16/bf16/f64). */
 VC_HIDDEN vc_status vc_weights_open(vc_context *ctx, const char *path, vc_weights **out);
+/* The same with resident = F16 or BF16: the UNet's matrices and convolution
+ * kernels (2-D and larger, "model.diffusion_model." tensors) are kept in that
+ * dtype instead of float32 (issue #10: half the resident weights); every
+ * other tensor keeps its float32 view. resident = F32 is vc_weights_open. */
+VC_HIDDEN vc_status vc_weights_open_as(vc_context *ctx, const char *path, vc_dtype resident, vc_weights **out);
+
 VC_HIDDEN void vc_weights_free(vc_weights *w);
 
 VC_HIDDEN size_t vc_weights_count(const vc_weights *w);

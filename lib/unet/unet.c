@@ -40,16 +40,13 @@ typedef struct run {
 
 /* ------------------------------------------------------------ weights */
 
-static const float *model_weight(void *user, const char *name, int64_t *numel)
+static const vc_weight *model_weight(void *user, const char *name)
 {
     const vc_model *m = user;
     char full[320];
     int n = snprintf(full, sizeof full, "model.diffusion_model.%s", name);
     if (n < 0 || n >= (int)sizeof full || !m->weights) return NULL;
-    const vc_weight *w = vc_weights_find(m->weights, full);
-    if (!w || !w->f32) return NULL;
-    *numel = w->numel;
-    return w->f32;
+    return vc_weights_find(m->weights, full);
 }
 
 vc_unet_weights vc_unet_weights_of_model(const vc_model *model)
@@ -58,7 +55,10 @@ vc_unet_weights vc_unet_weights_of_model(const vc_model *model)
     return w;
 }
 
-/* Weight `fmt...` with exactly numel elements, or NULL with r->st set. */
+/* Float32 data of weight `fmt...`, which must have exactly numel elements; NULL
+ * with r->st set otherwise. A half-resident weight (vc_weights_open_as) is
+ * widened into the arena: it lives until the caller's mark is released, so
+ * each module takes its mark before looking up its weights. */
 VC_PRINTF(3, 4) static const float *wt(run *r, int64_t numel, const char *fmt, ...)
 {
     if (r->st) return NULL;
@@ -71,20 +71,27 @@ VC_PRINTF(3, 4) static const float *wt(run *r, int64_t numel, const char *fmt, .
         r->st = vc_fail(r->ctx, VC_STATUS_INTERNAL, "UNet weight name too long (%s...)", name);
         return NULL;
     }
-    int64_t have = -1;
-    const float *p = r->wts.find(r->wts.user, name, &have);
-    if (!p) {
+    const vc_weight *t = r->wts.find(r->wts.user, name);
+    if (!t || (!t->f32 && !t->half)) {
         r->st = vc_fail(r->ctx, VC_STATUS_MODEL_MISMATCH,
                         "UNet weight model.diffusion_model.%s is missing (or not a float tensor)", name);
         return NULL;
     }
-    if (have != numel) {
+    if (t->numel != numel) {
         r->st = vc_fail(r->ctx, VC_STATUS_MODEL_MISMATCH,
                         "UNet weight model.diffusion_model.%s has %lld elements; the configuration needs %lld",
-                        name, (long long)have, (long long)numel);
+                        name, (long long)t->numel, (long long)numel);
         return NULL;
     }
-    return p;
+    if (t->f32) return t->f32;
+    float *d = vc_arena_floats(r->be, numel);
+    if (!d) {
+        r->st = vc_fail(r->ctx, VC_STATUS_OUT_OF_MEMORY, "UNet: out of working memory widening %s (%.1f MiB)", name,
+                        (double)numel * 4.0 / 1048576.0);
+        return NULL;
+    }
+    vc_backend_widen(r->be, d, t->half, t->half_dtype, numel);
+    return d;
 }
 
 /* ------------------------------------------------------------ memory */
@@ -191,16 +198,15 @@ void vc_unet_timestep_embedding(int64_t t, int32_t dim, float *out)
 static void temporal_conv(run *r, const char *p, const float *x, int32_t C, int64_t S, float *out)
 {
     const float *g[5], *b[5], *w[5], *c[5];
+    size_t mark = vc_arena_mark(r->be);
     for (int k = 1; k <= 4; k++) {
         g[k] = wt(r, C, "%s.temopral_conv.conv%d.0.weight", p, k); /* §1.5: misspelt in every checkpoint */
         b[k] = wt(r, C, "%s.temopral_conv.conv%d.0.bias", p, k);
         w[k] = wt(r, (int64_t)C * C * 3, "%s.temopral_conv.conv%d.%d.weight", p, k, k == 1 ? 2 : 3);
         c[k] = wt(r, C, "%s.temopral_conv.conv%d.%d.bias", p, k, k == 1 ? 2 : 3);
     }
-    if (r->st) return;
     const int32_t B = r->B, T = r->T;
     const int64_t n = (int64_t)r->N * C * S;
-    size_t mark = vc_arena_mark(r->be);
     float *z = buf(r, n), *y1 = buf(r, n), *y2 = buf(r, n);
     if (!r->st) {
         perm4(r, x, z, B, T, C, S, 0, 2, 1, 3); /* unfold -> [B,C,T,S] */
@@ -221,6 +227,7 @@ static void res_block(run *r, const char *p, const float *x, int32_t ci, int32_t
                       float *out)
 {
     const int64_t S = (int64_t)hh * ww, N = r->N;
+    size_t mark = vc_arena_mark(r->be);
     const float *g1 = wt(r, ci, "%s.in_layers.0.weight", p), *b1 = wt(r, ci, "%s.in_layers.0.bias", p);
     const float *w1 = wt(r, (int64_t)co * ci * 9, "%s.in_layers.2.weight", p);
     const float *c1 = wt(r, co, "%s.in_layers.2.bias", p);
@@ -234,8 +241,6 @@ static void res_block(run *r, const char *p, const float *x, int32_t ci, int32_t
         ws = wt(r, (int64_t)co * ci, "%s.skip_connection.weight", p);
         bs = wt(r, co, "%s.skip_connection.bias", p);
     }
-    if (r->st) return;
-    size_t mark = vc_arena_mark(r->be);
     float *a = buf(r, N * ci * S), *h = buf(r, N * co * S), *e = buf(r, (int64_t)r->B * co);
     float *sk = ci != co ? buf(r, N * co * S) : NULL;
     float *h2 = r->u->temporal_conv ? buf(r, N * co * S) : NULL;
@@ -293,6 +298,7 @@ static void basic_block(run *r, const char *p, float *a, int64_t rows, int32_t C
     const int32_t kvw = spatial ? r->D : C;
     const bool ip = spatial && u->use_image_attention;
     const bool rel = !spatial && u->use_relative_position;
+    size_t mark = vc_arena_mark(r->be);
     const float *n1w = wt(r, C, "%s.norm1.weight", p), *n1b = wt(r, C, "%s.norm1.bias", p);
     const float *n2w = wt(r, C, "%s.norm2.weight", p), *n2b = wt(r, C, "%s.norm2.bias", p);
     const float *n3w = wt(r, C, "%s.norm3.weight", p), *n3b = wt(r, C, "%s.norm3.bias", p);
@@ -320,9 +326,7 @@ static void basic_block(run *r, const char *p, float *a, int64_t rows, int32_t C
     const float *fw1 = wt(r, 8 * CC, "%s.ff.net.0.proj.weight", p);
     const float *fb1 = wt(r, (int64_t)8 * C, "%s.ff.net.0.proj.bias", p);
     const float *fw2 = wt(r, 4 * CC, "%s.ff.net.2.weight", p), *fb2 = wt(r, C, "%s.ff.net.2.bias", p);
-    if (r->st) return;
 
-    size_t mark = vc_arena_mark(r->be);
     const int64_t n = rows * C;
     float *nrm = buf(r, n), *q = buf(r, n), *k = buf(r, n), *v = buf(r, n), *o = buf(r, n);
     if (r->st) goto done;
@@ -408,11 +412,10 @@ static void spatial_tf(run *r, const char *p, const float *x, int32_t C, int64_t
 {
     const int64_t CC = (int64_t)C * C, N = r->N, rows = N * S;
     const int32_t d = r->u->num_head_channels;
+    size_t mark = vc_arena_mark(r->be);
     const float *gw = wt(r, C, "%s.norm.weight", p), *gb = wt(r, C, "%s.norm.bias", p);
     const float *pi = wt(r, CC, "%s.proj_in.weight", p), *pib = wt(r, C, "%s.proj_in.bias", p);
     const float *po = wt(r, CC, "%s.proj_out.weight", p), *pob = wt(r, C, "%s.proj_out.bias", p);
-    if (r->st) return;
-    size_t mark = vc_arena_mark(r->be);
     float *g = buf(r, rows * C), *tok = buf(r, rows * C);
     if (!r->st) {
         gn(r, x, g, N, C, S, gw, gb, 1e-6f, false); /* nn.GroupNorm eps 1e-6, per frame (§5.10) */
@@ -439,11 +442,10 @@ static void temporal_tf(run *r, const char *p, const float *x, int32_t C, int32_
     const int32_t B = r->B, T = r->T;
     const int64_t rows = (int64_t)B * S * T;
     /* init_attn's Conv1d weights [Ci,C,1] have the Linear's elements */
+    size_t mark = vc_arena_mark(r->be);
     const float *gw = wt(r, C, "%s.norm.weight", p), *gb = wt(r, C, "%s.norm.bias", p);
     const float *pi = wt(r, (int64_t)Ci * C, "%s.proj_in.weight", p), *pib = wt(r, Ci, "%s.proj_in.bias", p);
     const float *po = wt(r, (int64_t)C * Ci, "%s.proj_out.weight", p), *pob = wt(r, C, "%s.proj_out.bias", p);
-    if (r->st) return;
-    size_t mark = vc_arena_mark(r->be);
     float *un = buf(r, rows * C), *tok = buf(r, rows * C), *a = buf(r, rows * Ci);
     if (!r->st) {
         perm4(r, x, un, B, T, C, S, 0, 2, 1, 3);                /* unfold [B,C,T,S] */
@@ -466,16 +468,16 @@ static void temporal_tf(run *r, const char *p, const float *x, int32_t C, int32_
 
 static void downsample(run *r, const char *p, const float *x, int32_t C, int32_t hh, int32_t ww, float *out)
 {
+    size_t mark = vc_arena_mark(r->be);
     const float *w = wt(r, (int64_t)C * C * 9, "%s.op.weight", p), *b = wt(r, C, "%s.op.bias", p);
-    if (r->st) return;
-    conv(r, x, r->N, C, hh, ww, w, b, C, 3, 2, 1, NULL, out); /* stride 2, padding 1 all sides */
+    if (!r->st) conv(r, x, r->N, C, hh, ww, w, b, C, 3, 2, 1, NULL, out); /* stride 2, padding 1 all sides */
+    vc_arena_release(r->be, mark);
 }
 
 static void upsample(run *r, const char *p, const float *x, int32_t C, int32_t hh, int32_t ww, float *out)
 {
-    const float *w = wt(r, (int64_t)C * C * 9, "%s.conv.weight", p), *b = wt(r, C, "%s.conv.bias", p);
-    if (r->st) return;
     size_t mark = vc_arena_mark(r->be);
+    const float *w = wt(r, (int64_t)C * C * 9, "%s.conv.weight", p), *b = wt(r, C, "%s.conv.bias", p);
     float *up = buf(r, (int64_t)r->N * C * 4 * hh * ww);
     if (!r->st) {
         r->op->upsample_nearest2x(r->be, x, up, (int64_t)r->N * C, hh, ww);
@@ -816,10 +818,10 @@ vc_status vc_unet_forward(vc_context *ctx, const vc_unet_config *u, vc_unet_weig
 
     /* output head: GN, SiLU, conv 3x3, unfold (§5.9) */
     if (!cancelled(r)) {
+        size_t m = vc_arena_mark(r->be);
         const float *gw = wt(r, mc, "out.0.weight"), *gb = wt(r, mc, "out.0.bias");
         const float *cw = wt(r, (int64_t)u->out_channels * mc * 9, "out.2.weight");
         const float *cb = wt(r, u->out_channels, "out.2.bias");
-        size_t m = vc_arena_mark(r->be);
         float *g = buf(r, (int64_t)N * mc * SZ(0)), *o = buf(r, (int64_t)N * u->out_channels * SZ(0));
         if (!r->st) {
             gn(r, cur, g, N, mc, SZ(0), gw, gb, 1e-5f, true);

@@ -6,10 +6,9 @@
 #include "../core/model.h"
 
 /* Where the UNet finds its weights: name without the "model.diffusion_model."
- * prefix -> float32 data with numel elements, or NULL when absent. The default
- * (vc_unet_weights_of_model) reads model->weights; the benchmark supplies
- * random tensors this way. */
-typedef const float *(*vc_unet_weight_fn)(void *user, const char *name, int64_t *numel);
+ * prefix -> the tensor (float32 view or half-resident), or NULL when absent.
+ * The default (vc_unet_weights_of_model) reads model->weights; tests wrap it. */
+typedef const vc_weight *(*vc_unet_weight_fn)(void *user, const char *name);
 
 typedef struct vc_unet_weights {
     vc_unet_weight_fn find;

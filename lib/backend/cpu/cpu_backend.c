@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cpu_internal.h"
 #include "cpu_simd.h"
@@ -19,6 +20,19 @@ static void cpu_free(vc_backend *be, void *p)
 {
     (void)be;
     free(p);
+}
+
+static void *cpu_reserve(vc_backend *be, size_t *bytes)
+{
+    (void)be;
+    void *p = mmap(NULL, *bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void cpu_unreserve(vc_backend *be, void *p, size_t bytes)
+{
+    (void)be;
+    munmap(p, bytes);
 }
 
 static void cpu_memcpy(vc_backend *be, void *dst, const void *src, size_t bytes)
@@ -67,6 +81,9 @@ static const vc_backend_ops cpu_ops = {
     .permute = cpu_permute,
     .upsample_nearest2x = cpu_upsample_nearest2x,
     .concat_channels = cpu_concat_channels,
+    .widen = cpu_widen,
+    .reserve = cpu_reserve,
+    .unreserve = cpu_unreserve,
 };
 
 vc_status vc_cpu_backend_create(vc_context *ctx, int32_t n_threads, vc_backend **out)

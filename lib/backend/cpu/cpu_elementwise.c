@@ -329,3 +329,48 @@ void cpu_concat_channels(vc_backend *be, const float *a, int32_t ca, const float
     cat_job j = {.a = a, .b = b, .y = y, .na = (int64_t)ca * S, .nb = (int64_t)cb * S};
     cpu_parallel_for(be, n, 1, concat_task, &j);
 }
+
+/* ------------------------------------------------------------ half -> float (half-resident weights) */
+
+typedef struct widen_job {
+    const uint16_t *src;
+    float *dst;
+    vc_dtype dtype;
+} widen_job;
+
+static void widen_task(void *arg, int64_t b, int64_t e, int32_t tid)
+{
+    widen_job *j = arg;
+    vc_half_to_f32(j->src + b, j->dtype, j->dst + b, e - b);
+}
+
+#if CPU_X86
+/* F16C's conversion is exact (every half is a float); bf16 is a shift. */
+static __attribute__((target("avx2,f16c"))) void widen_task_avx2(void *arg, int64_t b, int64_t e, int32_t tid)
+{
+    widen_job *j = arg;
+    int64_t i = b;
+    if (j->dtype == VC_DTYPE_F16) {
+        for (; i + 8 <= e; i += 8)
+            _mm256_storeu_ps(j->dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(j->src + i))));
+    } else {
+        for (; i + 8 <= e; i += 8) {
+            __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(j->src + i)));
+            _mm256_storeu_ps(j->dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+        }
+    }
+    if (i < e) vc_half_to_f32(j->src + i, j->dtype, j->dst + i, e - i);
+}
+#endif
+
+void cpu_widen(vc_backend *be, float *dst, const uint16_t *src, vc_dtype dtype, int64_t n)
+{
+    widen_job j = {.src = src, .dst = dst, .dtype = dtype};
+#if CPU_X86
+    if (cpu_of(be)->simd && __builtin_cpu_supports("f16c")) {
+        cpu_parallel_for(be, n, (int64_t)1 << 16, widen_task_avx2, &j);
+        return;
+    }
+#endif
+    cpu_parallel_for(be, n, (int64_t)1 << 16, widen_task, &j);
+}

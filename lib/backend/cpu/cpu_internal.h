@@ -59,6 +59,7 @@ VC_HIDDEN void cpu_layer_norm(vc_backend *be, const float *x, float *y, int64_t 
 VC_HIDDEN void cpu_attention(vc_backend *be, const vc_attn_args *a);
 
 VC_HIDDEN void cpu_fill(vc_backend *be, float *dst, float value, int64_t n);
+VC_HIDDEN void cpu_widen(vc_backend *be, float *dst, const uint16_t *src, vc_dtype dtype, int64_t n);
 VC_HIDDEN void cpu_copy(vc_backend *be, void *dst, const void *src, size_t bytes);
 VC_HIDDEN void cpu_silu(vc_backend *be, const float *x, float *y, int64_t n);
 VC_HIDDEN void cpu_gelu(vc_backend *be, const float *x, float *y, int64_t n);
