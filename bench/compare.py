@@ -113,8 +113,11 @@ def main(argv):
             print(f"only in libvideocrafter ({prog}): {n}")
     if kernel_only:
         print(f"only in libvideocrafter: {len(kernel_only)} bench_kernels rows (sgemm peak and kernels, no PyTorch counterpart)")
-    print(f"peak RSS: PyTorch {tdoc.get('peak_rss_mib', 0):.0f} MiB; "
-          + ", ".join(f"{d['program']} {d.get('peak_rss_mib', 0):.0f} MiB" for d in c_docs))
+    print(f"peak RSS: PyTorch {tdoc.get('peak_rss_mib', 0):.0f} MiB"
+          + "".join(f", {d['program']} {d.get('peak_rss_mib', 0):.0f} MiB" for d in c_docs))
+    clocks = {bool(d.get("cpu_time")) for d in [tdoc] + c_docs}
+    if len(clocks) > 1:
+        print("WARNING: some files timed CPU time / threads (--cpu-time) and others wall time; ratios mix the two")
 
     if out is None:
         out = os.path.join(os.path.dirname(tdoc["_file"]) or ".", "compare.json")

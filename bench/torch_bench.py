@@ -8,7 +8,7 @@ compare.py can pair them:
 
     python3 bench/torch_bench.py --ckpt FILE [--threads N] [--out out/torch.json]
         [--frames 1,4,16] [--ddim-frames 16] [--size HxW] [--quick] [--filter TEXT]
-        [--head-channels 64] [--text-heads 16]
+        [--head-channels 64] [--text-heads 16] [--cpu-time]
 
 FILE is a full-model checkpoint in the original VideoCrafter format (keys
 model.diffusion_model.*, cond_stage_model.model.*, first_stage_model.*,
@@ -29,7 +29,8 @@ Timing: wall clock; a row whose first run is shorter than 3 s (0.5 s with
 warm-up); longer rows are measured once. The weights are read once before
 timing so page faults of the mapping are not timed. GFLOP: every matrix
 product and convolution executed, 2 FLOPs per multiply-add, counted from the
-shapes as they run (torch_ref.FLOPS).
+shapes as they run (torch_ref.FLOPS). --cpu-time (as the C harness's): time =
+process CPU time / threads, for a machine other jobs keep busy.
 """
 import argparse
 import os
@@ -64,6 +65,7 @@ def parse_args(argv):
     ap.add_argument("--filter", help="only rows whose name contains TEXT")
     ap.add_argument("--head-channels", type=int, default=64, help="UNet attention head width")
     ap.add_argument("--text-heads", type=int, default=16, help="text transformer heads")
+    ap.add_argument("--cpu-time", action="store_true", help="time = process CPU time / threads")
     ap.add_argument("--seed", type=int, default=1234)
     a = ap.parse_args(argv)
     try:
@@ -89,12 +91,16 @@ class Bench:
     def run(self, name, fn):
         """Times fn() (see the module comment) and records the row."""
         warm = 0.5 if self.args.quick else 3.0
+        if self.args.cpu_time:
+            clock = lambda: time.process_time() / self.args.threads
+        else:
+            clock = time.perf_counter
 
         def once():
             R.FLOPS[0] = 0
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
-            return time.perf_counter() - t0, R.FLOPS[0] * 1e-9
+            return clock() - t0, R.FLOPS[0] * 1e-9
 
         dt, gf = once()
         if dt < warm:
@@ -111,7 +117,7 @@ class Bench:
         cores = os.sysconf("SC_NPROCESSORS_ONLN")
         rss = peak_rss_mib()
         print(f"\ntorch_bench: {a.threads} threads on {cores} cores ({platform.system()} {platform.machine()}), "
-              f"PyTorch {torch.__version__}")
+              f"PyTorch {torch.__version__}{', times are CPU time / threads' if a.cpu_time else ''}")
         print(f"{'benchmark':<58s} {'time ms':>10s} {'GFLOP/s':>9s} {'GFLOP':>10s}")
         for name, s, gf in self.rows:
             print(f"{name:<58s} {s * 1e3:10.3f} {gf / s if gf > 0 else 0:9.1f} {gf:10.1f}")
@@ -122,8 +128,8 @@ class Bench:
         with open(a.out, "w") as f:  # byte-for-byte the layout bench_util.c writes
             f.write("{\n  \"program\": \"torch_bench\",\n  \"threads\": %d,\n  \"cores\": %d,\n  \"machine\": \"%s\",\n"
                     % (a.threads, cores, platform.machine()))
-            f.write("  \"cpu_time\": false,\n  \"version\": \"%s\",\n  \"peak_gflops\": %.3f,\n  \"peak_rss_mib\": %.1f,\n"
-                    "  \"results\": [\n" % (torch.__version__, 0.0, rss))
+            f.write("  \"cpu_time\": %s,\n  \"version\": \"%s\",\n  \"peak_gflops\": %.3f,\n  \"peak_rss_mib\": %.1f,\n"
+                    "  \"results\": [\n" % ("true" if a.cpu_time else "false", torch.__version__, 0.0, rss))
             for i, (name, s, gf) in enumerate(self.rows):
                 f.write("    {\"name\": \"%s\", \"seconds\": %.6f, \"gflop\": %.4f, \"gflops\": %.3f, \"frac_peak\": %.4f, "
                         "\"gbytes\": %.4f}%s\n" % (name, s, gf, gf / s if gf > 0 else 0.0, 0.0, 0.0,
