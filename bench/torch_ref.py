@@ -538,6 +538,7 @@ if __name__ == "__main__":
             for what, e in check(d, stages).items():
                 if not e <= TOL:  # NaN fails too
                     bad.append(f"{d}: {what} {e:.3e}")
+        sys.stdout.flush()
         for b in bad:
             print(f"FAIL (> {TOL:g}): {b}", file=sys.stderr)
         print("torch_ref check: " + ("FAILED" if bad else "all stages within %g" % TOL))
