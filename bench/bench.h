@@ -36,6 +36,12 @@ double bench_time(void (*fn)(void *arg), void *arg, int reps);
 double bench_peak(void);
 /* A result row: gflop may be 0 (then only time and, if gbytes > 0, GB/s). */
 void bench_add(const char *name, double seconds, double gflop, double gbytes);
+/* Peak resident memory of the last row (MiB), shown in the table and JSON. */
+void bench_set_rss(double mib);
+/* Resets the kernel's peak-resident mark, so bench_rss_hwm_mib() measures
+ * from here (Linux /proc/self/clear_refs; no-op elsewhere). */
+void bench_rss_reset(void);
+double bench_rss_hwm_mib(void);
 /* Peak resident set size of the process so far, in MiB. */
 double bench_peak_rss_mib(void);
 /* Table + JSON + baseline comparison; returns the exit status. */

@@ -13,7 +13,7 @@
 
 typedef struct row {
     char name[96];
-    double seconds, gflop, gbytes;
+    double seconds, gflop, gbytes, rss_mib;
 } row;
 
 static struct {
@@ -159,6 +159,31 @@ void bench_add(const char *name, double seconds, double gflop, double gbytes)
     r->seconds = seconds, r->gflop = gflop, r->gbytes = gbytes;
 }
 
+void bench_set_rss(double mib)
+{
+    if (B.n > 0) B.rows[B.n - 1].rss_mib = mib;
+}
+
+void bench_rss_reset(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w"); /* "5": reset the peak resident size (Linux >= 4.0) */
+    if (f) {
+        fputs("5", f);
+        fclose(f);
+    }
+}
+
+double bench_rss_hwm_mib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lf kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb > 0 ? kb / 1024.0 : bench_peak_rss_mib();
+}
+
 double bench_peak_rss_mib(void)
 {
     struct rusage ru;
@@ -202,7 +227,7 @@ int bench_finish(void)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     printf("\n%s: %d threads on %ld cores (%s %s), sgemm peak %.1f GFLOP/s%s\n", B.program, B.threads, cores,
            un.sysname, un.machine, B.peak, B.cpu_time ? ", times are CPU time / threads" : "");
-    printf("%-58s %10s %9s %7s %8s %s\n", "benchmark", "time ms", "GFLOP/s", "%peak", "GB/s",
+    printf("%-58s %10s %9s %7s %8s %9s %s\n", "benchmark", "time ms", "GFLOP/s", "%peak", "GB/s", "RSS MiB",
            base ? "vs baseline" : "");
     int regressions = 0;
     for (int i = 0; i < B.n; i++) {
@@ -213,6 +238,8 @@ int bench_finish(void)
         else printf("%9s %7s ", "-", "-");
         if (r->gbytes > 0) printf("%8.2f ", r->gbytes / r->seconds);
         else printf("%8s ", "-");
+        if (r->rss_mib > 0) printf("%9.0f ", r->rss_mib);
+        else printf("%9s ", "-");
         double bs = base ? baseline_seconds(base, r->name) : 0;
         if (bs > 0) {
             double ratio = bs / r->seconds; /* > 1: faster than the baseline */
@@ -238,8 +265,8 @@ int bench_finish(void)
             double gfs = r->gflop > 0 ? r->gflop / r->seconds : 0;
             fprintf(f,
                     "    {\"name\": \"%s\", \"seconds\": %.6f, \"gflop\": %.4f, \"gflops\": %.3f, \"frac_peak\": %.4f, "
-                    "\"gbytes\": %.4f}%s\n",
-                    r->name, r->seconds, r->gflop, gfs, B.peak > 0 ? gfs / B.peak : 0, r->gbytes,
+                    "\"gbytes\": %.4f, \"rss_mib\": %.1f}%s\n",
+                    r->name, r->seconds, r->gflop, gfs, B.peak > 0 ? gfs / B.peak : 0, r->gbytes, r->rss_mib,
                     i + 1 < B.n ? "," : "");
         }
         fprintf(f, "  ]\n}\n");

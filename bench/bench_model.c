@@ -1,0 +1,252 @@
+/* bench_model.c - the issue #10 model benchmark, one process, one thread
+ * count: the sgemm peak at the UNet's GEMM sizes, then on a REAL-SIZE model
+ * file (random weights in the original torch.save format, written by
+ * examples/make_tiny_model.c --preset; `make bench` makes it once):
+ *
+ *   text encoder 77 tokens          one prompt through the ViT-H/14 text tower (§3)
+ *   unet 320x512 T<n>               one UNet forward, batch 1, for each --frames n (§5)
+ *   ddim step cfg 320x512 T<n>      one guided DDIM step (cond + uncond UNet, the update,
+ *                                   noise), through the public sampler (§6, §7)
+ *   vae decode 320x512 1 frame      one latent frame to pixels (§4)
+ *
+ * Each row: time (one timed run; a warm-up first only for rows under a few
+ * seconds), GFLOP/s from the spec §10 counts, the fraction of the sgemm peak,
+ * and the peak resident memory during that row (weights included).
+ *
+ *   bench_model --ckpt FILE [--frames 1,4,16] [--ddim-frames 16] [--weights-dtype f32|f16|bf16]
+ *               [harness options: --threads N --out F --baseline F --quick --filter TEXT]
+ *
+ * --weights-dtype f16 keeps the UNet matrices half (vc_model_params.weights_dtype);
+ * its rows are named "... (f16 weights)". */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "core/model.h"
+#include "unet/unet.h"
+
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+static float urand(void) /* uniform [-1, 1) */
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (float)((double)(g_rng >> 40) * (1.0 / 8388608.0) - 1.0);
+}
+
+static void die(vc_context *ctx, const char *what)
+{
+    fprintf(stderr, "bench_model: %s: %s\n", what, ctx ? vc_context_errmsg(ctx) : vc_last_error());
+    exit(1);
+}
+
+/* ------------------------------------------------------------ FLOPs (spec §10) */
+
+/* One UNet forward of B x T frames at the §10.1 sizes: the 16-frame totals,
+ * linear in T except the temporal attention scores (T^2). 0: not tabulated. */
+static double unet_gflop(vc_variant v, int32_t T, int32_t lh, int32_t lw, int32_t B)
+{
+    double total, tscore; /* total and temporal-score GFLOP at 16 frames */
+    const bool big = lh == 72 && lw == 128, small = lh == 40 && lw == 64;
+    switch (v) {
+    case VC_VARIANT_T2V_512_V1: total = 10913, tscore = 29.6 + 5.4; break;
+    case VC_VARIANT_T2V_512_V2: total = 12581, tscore = 14.8 + 2.7; break;
+    case VC_VARIANT_I2V_512_V1: total = 12602, tscore = 14.8 + 2.7; break;
+    case VC_VARIANT_T2V_1024_V1: total = 46286, tscore = 106.5 + 19.3; break;
+    default: return 0;
+    }
+    if (!((v == VC_VARIANT_T2V_1024_V1 && big) || (v != VC_VARIANT_T2V_1024_V1 && small))) return 0;
+    const double f = T / 16.0;
+    return B * ((total - tscore) * f + tscore * f * f);
+}
+
+/* Text tower (§10.2: 45.1 GFLOP for 23 blocks x 77 tokens at width 1024). */
+static double text_gflop(const vc_clip_text_config *t)
+{
+    const double L = 77, D = t->width, M = t->mlp_width, n = t->layers_used;
+    return (2.0 * L * n * (4.0 * D * D + 2.0 * D * M) + 4.0 * L * L * D * n) * 1e-9;
+}
+
+/* ------------------------------------------------------------ rows */
+
+typedef struct bench_run {
+    vc_context *ctx;
+    vc_model *model;
+    vc_variant variant;
+    const char *suffix; /* "" or " (f16 weights)" */
+    int32_t lh, lw;     /* 320x512 latent */
+} bench_run;
+
+static double timed(bench_run *b, void (*fn)(bench_run *, void *), void *arg, double *seconds)
+{
+    bench_rss_reset();
+    double t0 = vc_now();
+    fn(b, arg);
+    double dt = vc_now() - t0;
+    if (dt < 3.0 && !bench_quick()) { /* short: that first run was the warm-up */
+        t0 = vc_now();
+        fn(b, arg);
+        dt = vc_now() - t0;
+    }
+    *seconds = dt;
+    return bench_rss_hwm_mib();
+}
+
+static void row(bench_run *b, const char *name, void (*fn)(bench_run *, void *), void *arg, double gflop)
+{
+    char full[128];
+    snprintf(full, sizeof full, "%s%s", name, b->suffix);
+    if (!bench_want(full)) return;
+    double s;
+    double rss = timed(b, fn, arg, &s);
+    bench_add(full, s, gflop, 0);
+    bench_set_rss(rss);
+    printf("  %-44s %9.2f s  %7.1f GFLOP/s  peak RSS %.2f GiB\n", full, s, gflop > 0 ? gflop / s : 0, rss / 1024.0);
+    fflush(stdout);
+}
+
+static void run_text(bench_run *b, void *arg)
+{
+    (void)arg;
+    const char *prompt = "A chihuahua in astronaut suit floating in space, cinematic lighting, glow effect";
+    vc_tensor ctxt = {0};
+    if (vc_encode_text(b->ctx, b->model, &prompt, 1, &ctxt)) die(b->ctx, "vc_encode_text");
+    vc_tensor_free(&ctxt);
+}
+
+static void run_unet(bench_run *b, void *arg)
+{
+    const int32_t T = *(const int32_t *)arg;
+    const vc_unet_config *u = &b->model->cfg.unet;
+    vc_backend *be = b->ctx->backend;
+    const int32_t L = u->use_image_attention ? 77 + u->image_context_len : 77;
+    const int64_t nx = (int64_t)u->in_channels * T * b->lh * b->lw, nc = (int64_t)L * u->context_dim;
+    size_t mark = vc_arena_mark(be);
+    float *x = vc_arena_floats(be, nx), *c = vc_arena_floats(be, nc), *e = vc_arena_floats(be, nx);
+    float *h = malloc((size_t)(nx > nc ? nx : nc) * sizeof(float));
+    if (!x || !c || !e || !h) die(NULL, "out of memory for the UNet inputs");
+    for (int64_t i = 0; i < nx; i++) h[i] = urand() * 1.7320508f;
+    be->ops->upload(be, x, h, (size_t)nx * 4);
+    for (int64_t i = 0; i < nc; i++) h[i] = urand();
+    be->ops->upload(be, c, h, (size_t)nc * 4);
+    const int64_t t = 981, fps = 28;
+    vc_status st = vc_unet_forward(b->ctx, u, vc_unet_weights_of_model(b->model), x, 1, T, b->lh, b->lw, &t, &fps,
+                                   c, L, e);
+    if (!st) st = vc_backend_sync(be);
+    if (st) die(b->ctx, "UNet forward");
+    be->ops->download(be, h, e, (size_t)nx * 4);
+    for (int64_t i = 0; i < nx; i++)
+        if (!isfinite(h[i])) die(NULL, "UNet output is not finite");
+    free(h);
+    vc_arena_release(be, mark);
+}
+
+static void random_tensor(vc_tensor *t, int32_t ndim, const int64_t *shape)
+{
+    if (vc_tensor_alloc(t, VC_DTYPE_F32, ndim, shape)) die(NULL, "vc_tensor_alloc");
+    float *p = t->data;
+    for (int64_t i = 0, n = vc_tensor_numel(t); i < n; i++) p[i] = urand();
+}
+
+static void run_ddim(bench_run *b, void *arg)
+{
+    const int32_t T = *(const int32_t *)arg;
+    const vc_model_config *cfg = &b->model->cfg;
+    vc_sampler_params sp;
+    vc_sampler_default_params(b->model, &sp);
+    sp.steps = 1; /* one executed step: timestep 1 (§7.2) */
+    sp.frames = T;
+    sp.height = 8 * b->lh;
+    sp.width = 8 * b->lw;
+    vc_sampler *s = NULL;
+    if (vc_sampler_create(b->ctx, b->model, &sp, &s)) die(b->ctx, "vc_sampler_create");
+    const int64_t cs[3] = {1, 77, cfg->unet.context_dim};
+    vc_tensor c = {0}, uc = {0}, lat = {0};
+    random_tensor(&c, 3, cs);
+    random_tensor(&uc, 3, cs);
+    vc_sample_inputs in;
+    vc_sample_inputs_init(&in);
+    in.context = &c;
+    in.uncond_context = &uc;
+    if (vc_sampler_run(s, &in, &lat)) die(b->ctx, "vc_sampler_run");
+    vc_tensor_free(&lat);
+    vc_tensor_free(&c);
+    vc_tensor_free(&uc);
+    vc_sampler_free(s);
+}
+
+static void run_vae(bench_run *b, void *arg)
+{
+    (void)arg;
+    const int64_t zs[5] = {1, 4, 1, b->lh, b->lw};
+    vc_tensor z = {0}, video = {0};
+    random_tensor(&z, 5, zs);
+    if (vc_decode_latents(b->ctx, b->model, &z, &video)) die(b->ctx, "vc_decode_latents");
+    vc_tensor_free(&video);
+    vc_tensor_free(&z);
+}
+
+/* ------------------------------------------------------------ main */
+
+int main(int argc, char **argv)
+{
+    const char *ckpt = "out/models/t2v-512-v2/model.ckpt", *frames_list = "1,4,16", *wdt = "f32";
+    int32_t ddim_frames = 16;
+    char *hargv[64];
+    int hargc = 0;
+    hargv[hargc++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--ckpt") && i + 1 < argc) ckpt = argv[++i];
+        else if (!strcmp(argv[i], "--frames") && i + 1 < argc) frames_list = argv[++i];
+        else if (!strcmp(argv[i], "--ddim-frames") && i + 1 < argc) ddim_frames = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--weights-dtype") && i + 1 < argc) wdt = argv[++i];
+        else if (hargc < 63) hargv[hargc++] = argv[i];
+    }
+    bench_init(hargc, hargv, "bench_model");
+    vc_model_params mp;
+    vc_model_default_params(&mp);
+    mp.weights_dtype = !strcmp(wdt, "f16") ? VC_DTYPE_F16 : !strcmp(wdt, "bf16") ? VC_DTYPE_BF16 : VC_DTYPE_F32;
+    bench_run b = {.ctx = bench_context(), .suffix = ""};
+    char suffix[32];
+    if (mp.weights_dtype != VC_DTYPE_F32) {
+        snprintf(suffix, sizeof suffix, " (%s weights)", wdt);
+        b.suffix = suffix;
+    }
+    double peak = bench_peak();
+    printf("bench_model: sgemm peak %.1f GFLOP/s on %d threads\n", peak, bench_threads());
+
+    bench_rss_reset();
+    double t0 = vc_now();
+    if (vc_model_load(b.ctx, ckpt, &mp, &b.model)) die(b.ctx, ckpt);
+    const double load_s = vc_now() - t0;
+    vc_model_info info;
+    vc_model_info_init(&info);
+    vc_model_get_info(b.model, &info);
+    b.variant = b.model->cfg.variant;
+    b.lh = 40, b.lw = 64; /* 320x512 (§10.1) */
+    printf("bench_model: %s loaded in %.1f s: %d tensors, resident weights %.2f GiB (%s), RSS %.2f GiB\n", info.variant,
+           load_s, (int)info.n_tensors, (double)info.weight_bytes / 1073741824.0, wdt, bench_rss_hwm_mib() / 1024.0);
+    fflush(stdout);
+
+    row(&b, "text encoder 77 tokens", run_text, NULL, text_gflop(&b.model->cfg.text));
+    for (const char *fp = frames_list; *fp;) {
+        int32_t T = (int32_t)strtol(fp, (char **)&fp, 10);
+        while (*fp == ',') fp++;
+        if (T < 1) break;
+        char name[64];
+        snprintf(name, sizeof name, "unet 320x512 T%d", T);
+        row(&b, name, run_unet, &T, unet_gflop(b.variant, T, b.lh, b.lw, 1));
+    }
+    if (ddim_frames > 0) {
+        char name[64];
+        snprintf(name, sizeof name, "ddim step cfg 320x512 T%d", ddim_frames);
+        row(&b, name, run_ddim, &ddim_frames, unet_gflop(b.variant, ddim_frames, b.lh, b.lw, 2));
+    }
+    row(&b, "vae decode 320x512 1 frame", run_vae, NULL, 1563.5); /* §10.2 */
+    printf("bench_model: resident weights %.2f GiB; working-memory peak (arena) %.2f GiB\n",
+           (double)info.weight_bytes / 1073741824.0, (double)vc_context_peak_bytes(b.ctx) / 1073741824.0);
+    vc_model_free(b.model);
+    return bench_finish();
+}
