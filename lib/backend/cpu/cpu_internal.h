@@ -2,17 +2,17 @@
  *
  * Threads: the backend owns one pool of n_threads threads (the calling thread
  * is thread 0, n_threads - 1 workers sleep on a condition variable between
- * jobs). Every non-GEMM kernel runs through cpu_parallel_for. GEMMs go to
- * OpenBLAS (pthread build) from the calling thread only, never from inside a
- * parallel_for, so the two pools never run at the same time. OpenBLAS's thread
- * count is process-global: every sgemm call sets it to this backend's
- * n_threads under a process-wide lock (cpu_gemm.c), so concurrent contexts
- * with different counts take turns in OpenBLAS and each gets the results of
- * a serial run.
+ * jobs). Every kernel runs through cpu_parallel_for, GEMMs included: each
+ * pool thread calls single-threaded OpenBLAS on its block of the output
+ * (cpu_gemm.c), so OpenBLAS's own threads stay idle. Its thread count is
+ * process-global: every GEMM sets it to 1 under a process-wide lock, so
+ * concurrent contexts take turns in OpenBLAS and each gets the results of a
+ * serial run.
  *
  * Determinism: work is split into chunks whose bounds depend only on the
  * problem, never on the thread count, and every chunk's arithmetic is fixed, so
- * all non-GEMM ops give bit-identical results for any n_threads.
+ * all non-GEMM ops give bit-identical results for any n_threads (GEMMs differ
+ * in the last bits: OpenBLAS rounds a block by its shape).
  */
 #ifndef VC_CPU_INTERNAL_H
 #define VC_CPU_INTERNAL_H
