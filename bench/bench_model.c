@@ -8,12 +8,14 @@
  *   ddim step cfg 320x512 T<n>      one guided DDIM step (cond + uncond UNet, the update,
  *                                   noise), through the public sampler (§6, §7)
  *   vae decode 320x512 1 frame      one latent frame to pixels (§4)
+ * (other sizes with --size: the UNet, DDIM and VAE rows are named after it).
  *
  * Each row: time (one timed run; a warm-up first only for rows under a few
  * seconds), GFLOP/s from the spec §10 counts, the fraction of the sgemm peak,
  * and the peak resident memory during that row (weights included).
  *
  *   bench_model --ckpt FILE [--frames 1,4,16] [--ddim-frames 16] [--weights-dtype f32|f16|bf16]
+ *               [--size HxW (320x512; the UNet and DDIM rows)]
  *               [harness options: --threads N --out F --baseline F --quick --filter TEXT]
  *
  * --weights-dtype f16 keeps the UNet matrices half (vc_model_params.weights_dtype);
@@ -76,7 +78,7 @@ typedef struct bench_run {
     vc_model *model;
     vc_variant variant;
     const char *suffix; /* "" or " (f16 weights)" */
-    int32_t lh, lw;     /* 320x512 latent */
+    int32_t lh, lw;     /* latent of --size (320x512: 40x64) */
 } bench_run;
 
 static double timed(bench_run *b, void (*fn)(bench_run *, void *), void *arg, double *seconds)
@@ -207,7 +209,7 @@ static double prefault(const vc_model *m)
 int main(int argc, char **argv)
 {
     const char *ckpt = "out/models/t2v-512-v2/model.ckpt", *frames_list = "1,4,16", *wdt = "f32";
-    int32_t ddim_frames = 16;
+    int32_t ddim_frames = 16, height = 320, width = 512;
     char *hargv[64];
     int hargc = 0;
     hargv[hargc++] = argv[0];
@@ -216,6 +218,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--frames") && i + 1 < argc) frames_list = argv[++i];
         else if (!strcmp(argv[i], "--ddim-frames") && i + 1 < argc) ddim_frames = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--weights-dtype") && i + 1 < argc) wdt = argv[++i];
+        else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+            if (sscanf(argv[++i], "%dx%d", &height, &width) != 2 || height < 8 || width < 8) {
+                fprintf(stderr, "bench_model: --size wants HxW, e.g. 576x1024\n");
+                return 2;
+            }
+        }
         else if (hargc < 63) hargv[hargc++] = argv[i];
     }
     bench_init(hargc, hargv, "bench_model");
@@ -240,7 +248,7 @@ int main(int argc, char **argv)
     vc_model_info_init(&info);
     vc_model_get_info(b.model, &info);
     b.variant = b.model->cfg.variant;
-    b.lh = 40, b.lw = 64; /* 320x512 (§10.1) */
+    b.lh = height / 8, b.lw = width / 8;
     printf("bench_model: %s loaded in %.1f s: %d tensors, resident weights %.2f GiB (%s), RSS %.2f GiB\n", info.variant,
            load_s, (int)info.n_tensors, (double)info.weight_bytes / 1073741824.0, wdt, bench_rss_hwm_mib() / 1024.0);
     fflush(stdout);
@@ -251,15 +259,22 @@ int main(int argc, char **argv)
         while (*fp == ',') fp++;
         if (T < 1) break;
         char name[64];
-        snprintf(name, sizeof name, "unet 320x512 T%d", T);
+        snprintf(name, sizeof name, "unet %dx%d T%d", height, width, T);
         row(&b, name, run_unet, &T, unet_gflop(b.variant, T, b.lh, b.lw, 1));
     }
     if (ddim_frames > 0) {
         char name[64];
-        snprintf(name, sizeof name, "ddim step cfg 320x512 T%d", ddim_frames);
+        snprintf(name, sizeof name, "ddim step cfg %dx%d T%d", height, width, ddim_frames);
         row(&b, name, run_ddim, &ddim_frames, unet_gflop(b.variant, ddim_frames, b.lh, b.lw, 2));
     }
-    row(&b, "vae decode 320x512 1 frame", run_vae, NULL, 1563.5); /* §10.2 */
+    {
+        /* §10.2: 1563.5 GFLOP per 320x512 frame, 5754.3 per 576x1024; other sizes scaled by pixels */
+        char name[64];
+        snprintf(name, sizeof name, "vae decode %dx%d 1 frame", height, width);
+        const double px = (double)height * width;
+        const double gf = height == 576 && width == 1024 ? 5754.3 : 1563.5 * px / (320.0 * 512.0);
+        row(&b, name, run_vae, NULL, gf);
+    }
     printf("bench_model: resident weights %.2f GiB; working-memory peak (arena) %.2f GiB\n",
            (double)info.weight_bytes / 1073741824.0, (double)vc_context_peak_bytes(b.ctx) / 1073741824.0);
     vc_model_free(b.model);

@@ -179,7 +179,7 @@ def main(argv):
                     x = torch.randn(1, 4, T, h, w)
                     b.run(name, lambda: R.unet(W, cfg, x, t, ctx, fps))
             name = f"ddim step cfg {size} T{a.ddim_frames}"
-            if b.want(name):
+            if a.ddim_frames > 0 and b.want(name):  # --ddim-frames 0: no DDIM row
                 if "alphas_cumprod" not in W:
                     print(f"  {name}: skipped (no alphas_cumprod in the checkpoint)")
                 else:
