@@ -727,6 +727,62 @@ static void test_layout_ops(void **state)
 }
 
 /* ------------------------------------------------------------------ arena */
+/* Bit-equal, except that NaN only has to stay NaN (F16C quiets signalling NaNs). */
+static void assert_same_floats(const float *a, const float *b, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(a[i]) && isnan(b[i])) continue;
+        if (memcmp(&a[i], &b[i], 4) != 0) fail_msg("element %lld: %a vs %a", (long long)i, (double)a[i], (double)b[i]);
+    }
+}
+
+/* Half -> float widening (half-resident weights): exact, so bit-equal to the
+ * scalar conversion for every pattern kind (normals, subnormals, +-0, inf,
+ * NaN), any thread count, the SIMD and portable kernels, and the host
+ * fallback used by backends without a widen op. */
+static void test_widen(void **state)
+{
+    (void)state;
+    const int64_t n = 70003;
+    uint16_t *h = malloc((size_t)n * sizeof *h);
+    float *ref = malloc((size_t)n * sizeof *ref), *out = malloc((size_t)n * sizeof *out);
+    assert_non_null(h);
+    assert_non_null(ref);
+    assert_non_null(out);
+    for (int64_t i = 0; i < n; i++) h[i] = (uint16_t)(i * 40503u + (uint32_t)(i >> 3)); /* all patterns */
+    h[0] = 0x0000, h[1] = 0x8000, h[2] = 0x7c00, h[3] = 0xfc00, h[4] = 0x7e00, h[5] = 0x0001, h[6] = 0x03ff;
+    const vc_dtype dts[2] = {VC_DTYPE_F16, VC_DTYPE_BF16};
+    for (int d = 0; d < 2; d++) {
+        vc_half_to_f32(h, dts[d], ref, n);
+        if (dts[d] == VC_DTYPE_F16) {
+            assert_true(ref[5] == 0x1p-24f && ref[6] == 1023 * 0x1p-24f && isinf(ref[2]) && isnan(ref[4]));
+            assert_true(ref[1] == 0.0f && signbit(ref[1]));
+        } else {
+            uint32_t u = (uint32_t)h[9] << 16;
+            float f;
+            memcpy(&f, &u, 4);
+            assert_memory_equal(&f, &ref[9], 4);
+        }
+        for (int b = 0; b <= NB; b++) {
+            memset(out, 0xA5, (size_t)n * sizeof *out);
+            g_be[b]->ops->widen(g_be[b], out, h, dts[d], n);
+            assert_same_floats(out, ref, n);
+        }
+        vc_backend_ops no_widen = *g_be[1]->ops;
+        no_widen.widen = NULL;
+        vc_backend fake = *g_be[1];
+        fake.ops = &no_widen;
+        memset(out, 0xA5, (size_t)n * sizeof *out);
+        vc_backend_widen(&fake, out, h, dts[d], n);
+        assert_same_floats(out, ref, n);
+    }
+    print_message("  widen f16/bf16, %lld elements: bit-exact on 1-3 threads, portable and host fallback\n",
+                  (long long)n);
+    free(h);
+    free(ref);
+    free(out);
+}
+
 static void test_arena(void **state)
 {
     (void)state;
@@ -781,7 +837,7 @@ int main(void)
         cmocka_unit_test(test_group_norm),    cmocka_unit_test(test_layer_norm),
         cmocka_unit_test(test_attention),     cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_geglu),         cmocka_unit_test(test_layout_ops),
-        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_arena),         cmocka_unit_test(test_widen),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
