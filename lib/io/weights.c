@@ -102,14 +102,16 @@ void *vc_weights_alloc(vc_context *ctx, vc_weights *w, const char *what, const c
 /* ------------------------------------------------------------ half-resident tensors */
 
 /* Which tensors stay half (vc_weights_open_as): the UNet's weight matrices and
- * kernels, the bulk of every variant; vectors (norms, biases) and the other
- * components keep float32 views, as their code reads whole tensors. */
+ * kernels and the text tower's block matrices, whose code widens them a layer
+ * at a time; vectors (norms, biases), the embeddings and the other components
+ * keep float32 views. */
 static bool keeps_half(const vc_weights *w, const char *name, vc_dtype dtype, int32_t ndim, int64_t numel)
 {
-    static const char unet[] = "model.diffusion_model.";
+    static const char unet[] = "model.diffusion_model.", text[] = "cond_stage_model.model.transformer.resblocks.";
     if (w->half != VC_DTYPE_F16 && w->half != VC_DTYPE_BF16) return false;
     if (dtype != VC_DTYPE_F32 && dtype != VC_DTYPE_F16 && dtype != VC_DTYPE_BF16) return false;
-    return ndim >= 2 && numel >= 1024 && strncmp(name, unet, sizeof unet - 1) == 0;
+    if (ndim < 2 || numel < 1024) return false;
+    return strncmp(name, unet, sizeof unet - 1) == 0 || strncmp(name, text, sizeof text - 1) == 0;
 }
 
 /* Gives the mapped file pages of a tensor just narrowed back to the page

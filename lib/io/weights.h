@@ -34,9 +34,11 @@ typedef struct vc_weights vc_weights;
  * Float tensors get a float32 view (widened copy for f16/bf16/f64). */
 VC_HIDDEN vc_status vc_weights_open(vc_context *ctx, const char *path, vc_weights **out);
 /* The same with resident = F16 or BF16: the UNet's matrices and convolution
- * kernels (2-D and larger, "model.diffusion_model." tensors) are kept in that
- * dtype instead of float32 (issue #10: half the resident weights); every
- * other tensor keeps its float32 view. resident = F32 is vc_weights_open. */
+ * kernels (2-D and larger "model.diffusion_model." tensors) and the text
+ * tower's block matrices ("cond_stage_model.model.transformer.resblocks.") are
+ * kept in that dtype instead of float32 (issue #10: half the resident
+ * weights); every other tensor keeps its float32 view. resident = F32 is
+ * vc_weights_open. */
 VC_HIDDEN vc_status vc_weights_open_as(vc_context *ctx, const char *path, vc_dtype resident, vc_weights **out);
 
 VC_HIDDEN void vc_weights_free(vc_weights *w);

@@ -2,6 +2,7 @@
  * positional embedding, the first layers-1 residual attention blocks with the
  * causal mask, ln_final; every one of the 77 positions is returned. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,16 @@
 #include "clip_text.h"
 
 #define TEXT_PREFIX "cond_stage_model.model."
+
+/* A block matrix as float32: as stored, or widened into the arena (released
+ * with the block's mark). NULL when the arena is full. */
+static const float *block_matrix(vc_backend *be, const float *f32, const uint16_t *half, vc_dtype dtype, int64_t n)
+{
+    if (f32 || !half) return f32;
+    float *d = vc_arena_floats(be, n);
+    if (d) vc_backend_widen(be, d, half, dtype, n);
+    return d;
+}
 
 vc_status vc_clip_text_forward(vc_context *ctx, const vc_clip_text_weights *w, const int64_t *tokens, int32_t n,
                                float *out)
@@ -57,9 +68,19 @@ vc_status vc_clip_text_forward(vc_context *ctx, const vc_clip_text_weights *w, c
             break;
         }
         const vc_clip_text_block *b = &w->blocks[i];
+        const size_t block_mark = vc_arena_mark(be);
+        const float *in_w = block_matrix(be, b->in_w, b->in_h, b->half_dtype, 3 * (int64_t)D * D);
+        const float *out_w = block_matrix(be, b->out_w, b->out_h, b->half_dtype, (int64_t)D * D);
+        const float *fc_w = block_matrix(be, b->fc_w, b->fc_h, b->half_dtype, (int64_t)M * D);
+        const float *proj_w = block_matrix(be, b->proj_w, b->proj_h, b->half_dtype, (int64_t)D * M);
+        if (!in_w || !out_w || !fc_w || !proj_w) {
+            vc_arena_release(be, block_mark);
+            st = vc_fail(ctx, VC_STATUS_OUT_OF_MEMORY, "text tower: out of working memory widening block %d", (int)i);
+            break;
+        }
         /* attention branch */
         ops->layer_norm(be, x, a, rows, D, b->ln1_w, b->ln1_b, 1e-5f);
-        ops->linear(be, a, rows, D, b->in_w, b->in_b, 3 * D, NULL, big);
+        ops->linear(be, a, rows, D, in_w, b->in_b, 3 * D, NULL, big);
         vc_attn_args at;
         memset(&at, 0, sizeof at);
         at.q = big;
@@ -79,12 +100,13 @@ vc_status vc_clip_text_forward(vc_context *ctx, const vc_clip_text_weights *w, c
         at.scale = scale;
         at.causal = true; /* mask[i][j] = -inf for j > i */
         ops->attention(be, &at);
-        ops->linear(be, a, rows, D, b->out_w, b->out_b, D, x, x);
+        ops->linear(be, a, rows, D, out_w, b->out_b, D, x, x);
         /* MLP branch */
         ops->layer_norm(be, x, a, rows, D, b->ln2_w, b->ln2_b, 1e-5f);
-        ops->linear(be, a, rows, D, b->fc_w, b->fc_b, M, NULL, big);
+        ops->linear(be, a, rows, D, fc_w, b->fc_b, M, NULL, big);
         ops->gelu(be, big, big, rows * M);
-        ops->linear(be, big, rows, M, b->proj_w, b->proj_b, D, x, x);
+        ops->linear(be, big, rows, M, proj_w, b->proj_b, D, x, x);
+        vc_arena_release(be, block_mark);
     }
     if (st == VC_STATUS_OK) {
         ops->layer_norm(be, x, x, rows, D, w->ln_final_w, w->ln_final_b, 1e-5f);
@@ -97,32 +119,58 @@ vc_status vc_clip_text_forward(vc_context *ctx, const vc_clip_text_weights *w, c
 }
 
 /* Looks up one float32 tensor of the text tower and checks its shape. */
-static const float *text_weight(vc_context *ctx, const vc_model *model, vc_status *st, int64_t d0, int64_t d1,
-                                const char *fmt, ...) VC_PRINTF(6, 7);
-
-static const float *text_weight(vc_context *ctx, const vc_model *model, vc_status *st, int64_t d0, int64_t d1,
-                                const char *fmt, ...)
+/* Looks up one tensor of the text tower and checks its shape; half_ok also
+ * accepts a half-resident matrix (no float32 view). */
+static const vc_weight *text_lookup(vc_context *ctx, const vc_model *model, vc_status *st, int64_t d0, int64_t d1,
+                                    bool half_ok, const char *fmt, va_list ap)
 {
     if (*st != VC_STATUS_OK) return NULL;
     char name[192];
     int k = snprintf(name, sizeof name, "%s", TEXT_PREFIX);
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(name + k, sizeof name - (size_t)k, fmt, ap);
-    va_end(ap);
     const vc_weight *wt = model->weights ? vc_weights_find(model->weights, name) : NULL;
     int32_t ndim = d1 > 0 ? 2 : 1;
     if (!wt) {
         *st = vc_fail(ctx, VC_STATUS_MODEL_MISMATCH, "text tower: tensor '%s' is missing", name);
         return NULL;
     }
-    if (wt->ndim != ndim || wt->shape[0] != d0 || (ndim == 2 && wt->shape[1] != d1) || !wt->f32) {
+    if (wt->ndim != ndim || wt->shape[0] != d0 || (ndim == 2 && wt->shape[1] != d1) ||
+        (!wt->f32 && !(half_ok && wt->half))) {
         *st = vc_fail(ctx, VC_STATUS_MODEL_MISMATCH, "text tower: tensor '%s' has shape %s%lld%s%lld]; expected [%lld%s%lld]",
                       name, "[", (long long)wt->shape[0], ndim == 2 ? "," : "", ndim == 2 ? (long long)wt->shape[1] : 0LL,
                       (long long)d0, d1 > 0 ? "," : "", d1 > 0 ? (long long)d1 : 0LL);
         return NULL;
     }
-    return wt->f32;
+    return wt;
+}
+
+static const float *text_weight(vc_context *ctx, const vc_model *model, vc_status *st, int64_t d0, int64_t d1,
+                                const char *fmt, ...) VC_PRINTF(6, 7);
+static const float *text_weight(vc_context *ctx, const vc_model *model, vc_status *st, int64_t d0, int64_t d1,
+                                const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const vc_weight *wt = text_lookup(ctx, model, st, d0, d1, false, fmt, ap);
+    va_end(ap);
+    return wt ? wt->f32 : NULL;
+}
+
+/* A block matrix: its float32 view, or NULL with *half (and *dtype) set when
+ * it is half-resident. */
+static const float *text_matrix(vc_context *ctx, const vc_model *model, vc_status *st, int64_t d0, int64_t d1,
+                                const uint16_t **half, vc_dtype *dtype, const char *fmt, ...) VC_PRINTF(8, 9);
+static const float *text_matrix(vc_context *ctx, const vc_model *model, vc_status *st, int64_t d0, int64_t d1,
+                                const uint16_t **half, vc_dtype *dtype, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const vc_weight *wt = text_lookup(ctx, model, st, d0, d1, true, fmt, ap);
+    va_end(ap);
+    if (!wt || wt->f32) return wt ? wt->f32 : NULL;
+    *half = wt->half;
+    *dtype = wt->half_dtype;
+    return NULL;
 }
 
 vc_status vc_clip_text_encode(vc_context *ctx, const vc_model *model, const int64_t *tokens, int32_t n, vc_tensor *out)
@@ -156,15 +204,19 @@ vc_status vc_clip_text_encode(vc_context *ctx, const vc_model *model, const int6
         vc_clip_text_block *b = &blocks[i];
         b->ln1_w = text_weight(ctx, model, &st, D, 0, "transformer.resblocks.%d.ln_1.weight", (int)i);
         b->ln1_b = text_weight(ctx, model, &st, D, 0, "transformer.resblocks.%d.ln_1.bias", (int)i);
-        b->in_w = text_weight(ctx, model, &st, 3 * D, D, "transformer.resblocks.%d.attn.in_proj_weight", (int)i);
+        b->in_w = text_matrix(ctx, model, &st, 3 * D, D, &b->in_h, &b->half_dtype,
+                              "transformer.resblocks.%d.attn.in_proj_weight", (int)i);
         b->in_b = text_weight(ctx, model, &st, 3 * D, 0, "transformer.resblocks.%d.attn.in_proj_bias", (int)i);
-        b->out_w = text_weight(ctx, model, &st, D, D, "transformer.resblocks.%d.attn.out_proj.weight", (int)i);
+        b->out_w = text_matrix(ctx, model, &st, D, D, &b->out_h, &b->half_dtype,
+                               "transformer.resblocks.%d.attn.out_proj.weight", (int)i);
         b->out_b = text_weight(ctx, model, &st, D, 0, "transformer.resblocks.%d.attn.out_proj.bias", (int)i);
         b->ln2_w = text_weight(ctx, model, &st, D, 0, "transformer.resblocks.%d.ln_2.weight", (int)i);
         b->ln2_b = text_weight(ctx, model, &st, D, 0, "transformer.resblocks.%d.ln_2.bias", (int)i);
-        b->fc_w = text_weight(ctx, model, &st, M, D, "transformer.resblocks.%d.mlp.c_fc.weight", (int)i);
+        b->fc_w = text_matrix(ctx, model, &st, M, D, &b->fc_h, &b->half_dtype,
+                              "transformer.resblocks.%d.mlp.c_fc.weight", (int)i);
         b->fc_b = text_weight(ctx, model, &st, M, 0, "transformer.resblocks.%d.mlp.c_fc.bias", (int)i);
-        b->proj_w = text_weight(ctx, model, &st, D, M, "transformer.resblocks.%d.mlp.c_proj.weight", (int)i);
+        b->proj_w = text_matrix(ctx, model, &st, D, M, &b->proj_h, &b->half_dtype,
+                                "transformer.resblocks.%d.mlp.c_proj.weight", (int)i);
         b->proj_b = text_weight(ctx, model, &st, D, 0, "transformer.resblocks.%d.mlp.c_proj.bias", (int)i);
     }
     w.ln_final_w = text_weight(ctx, model, &st, D, 0, "ln_final.weight");

@@ -13,6 +13,10 @@ typedef struct vc_clip_text_block {
     const float *ln2_w, *ln2_b;          /* [D] */
     const float *fc_w, *fc_b;            /* [M, D], [M] */
     const float *proj_w, *proj_b;        /* [D, M], [D] */
+    /* half-resident matrices (weights_dtype f16/bf16): set where the float
+     * pointer above is NULL; widened one block at a time by the forward */
+    const uint16_t *in_h, *out_h, *fc_h, *proj_h;
+    vc_dtype half_dtype;
 } vc_clip_text_block;
 
 /* Float32 weights the backend can read, sizes from the model configuration. */
