@@ -776,8 +776,33 @@ static void test_widen(void **state)
         vc_backend_widen(&fake, out, h, dts[d], n);
         assert_same_floats(out, ref, n);
     }
-    print_message("  widen f16/bf16, %lld elements: bit-exact on 1-3 threads, portable and host fallback\n",
-                  (long long)n);
+    /* and the narrowing at load (vc_f32_to_half, F16C where present) rounds like the scalar code */
+    float *f = malloc((size_t)n * sizeof *f);
+    uint16_t *a = malloc((size_t)n * sizeof *a);
+    assert_non_null(f);
+    assert_non_null(a);
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)(i * 2654435761u) ^ (uint32_t)(i << 7); /* every exponent, halfway mantissas */
+        memcpy(&f[i], &u, 4);
+    }
+    f[0] = 65520.0f, f[1] = -0.0f, f[2] = 0x1p-25f, f[3] = 0x1.8p-24f, f[4] = 1.0f + 0x1p-11f, f[5] = NAN;
+    for (int d = 0; d < 2; d++) {
+        vc_f32_to_half(f, dts[d], a, n);
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t want = dts[d] == VC_DTYPE_F16 ? vc_f32_to_f16(f[i]) : vc_f32_to_bf16(f[i]);
+            if (isnan(f[i])) {
+                float back;
+                vc_half_to_f32(&a[i], dts[d], &back, 1);
+                assert_true(isnan(back));
+            } else if (a[i] != want) {
+                fail_msg("narrow %s of %a: 0x%04x, want 0x%04x", d ? "bf16" : "f16", (double)f[i], a[i], want);
+            }
+        }
+    }
+    free(f);
+    free(a);
+    print_message("  widen f16/bf16, %lld elements: bit-exact on 1-3 threads, portable and host fallback; "
+                  "narrowing equals the scalar rounding\n", (long long)n);
     free(h);
     free(ref);
     free(out);

@@ -68,6 +68,8 @@ VC_HIDDEN uint16_t vc_f32_to_f16(float f);
 VC_HIDDEN uint16_t vc_f32_to_bf16(float f);
 /* dst[i] = src[i] widened exactly, dtype VC_DTYPE_F16 or VC_DTYPE_BF16. */
 VC_HIDDEN void vc_half_to_f32(const uint16_t *src, vc_dtype dtype, float *dst, int64_t n);
+/* dst[i] = src[i] rounded to nearest even, dtype VC_DTYPE_F16 or VC_DTYPE_BF16. */
+VC_HIDDEN void vc_f32_to_half(const float *src, vc_dtype dtype, uint16_t *dst, int64_t n);
 
 /* Monotonic clock in seconds. */
 VC_HIDDEN double vc_now(void);

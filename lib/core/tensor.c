@@ -165,3 +165,43 @@ void vc_half_to_f32(const uint16_t *src, vc_dtype dtype, float *dst, int64_t n)
         for (int64_t i = 0; i < n; i++) dst[i] = vc_f16_to_f32(src[i]);
     }
 }
+
+/* Narrowing f32 -> f16/bf16, round to nearest even, as vc_f32_to_f16 and
+ * vc_f32_to_bf16 (NaN stays NaN). F16C/AVX2 where the CPU has them: loading a
+ * float32 file half-resident converts ~1.5 G values. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__((target("avx2,f16c"))) static int64_t narrow_simd(const float *src, vc_dtype dtype, uint16_t *dst,
+                                                                int64_t n)
+{
+    int64_t i = 0;
+    if (dtype == VC_DTYPE_F16) {
+        for (; i + 8 <= n; i += 8)
+            _mm_storeu_si128((__m128i *)(dst + i),
+                             _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        return i;
+    }
+    const __m256i lsb = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff);
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(src + i);
+        __m256i u = _mm256_castps_si256(x);
+        __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(bias, _mm256_and_si256(_mm256_srli_epi32(u, 16), lsb)));
+        __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+        r = _mm256_blendv_epi8(r, _mm256_or_si256(u, _mm256_set1_epi32(0x00400000)), nan); /* quiet NaN */
+        r = _mm256_srli_epi32(r, 16);
+        __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+        _mm_storeu_si128((__m128i *)(dst + i), packed);
+    }
+    return i;
+}
+#endif
+
+void vc_f32_to_half(const float *src, vc_dtype dtype, uint16_t *dst, int64_t n)
+{
+    int64_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) i = narrow_simd(src, dtype, dst, n);
+#endif
+    for (; i < n; i++) dst[i] = dtype == VC_DTYPE_F16 ? vc_f32_to_f16(src[i]) : vc_f32_to_bf16(src[i]);
+}
+

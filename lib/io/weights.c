@@ -140,16 +140,20 @@ static vc_status make_half(vc_context *ctx, vc_weights *w, const char *what, vc_
     uint16_t *h = vc_weights_alloc(ctx, w, what, t->name, bytes, &st);
     if (!h) return st;
     const uint8_t *src = t->stored;
-    for (int64_t i = 0; i < t->numel; i++) {
-        float f;
-        if (t->stored_dtype == VC_DTYPE_F32) {
-            memcpy(&f, src + 4 * i, 4);
-        } else {
-            uint16_t v;
-            memcpy(&v, src + 2 * i, 2);
-            f = t->stored_dtype == VC_DTYPE_F16 ? vc_f16_to_f32(v) : vc_bf16_to_f32(v);
+    if (t->stored_dtype == VC_DTYPE_F32 && (uintptr_t)src % 4 == 0) {
+        vc_f32_to_half((const float *)src, w->half, h, t->numel);
+    } else {
+        for (int64_t i = 0; i < t->numel; i++) {
+            float f;
+            if (t->stored_dtype == VC_DTYPE_F32) {
+                memcpy(&f, src + 4 * i, 4);
+            } else {
+                uint16_t v;
+                memcpy(&v, src + 2 * i, 2);
+                f = t->stored_dtype == VC_DTYPE_F16 ? vc_f16_to_f32(v) : vc_bf16_to_f32(v);
+            }
+            h[i] = w->half == VC_DTYPE_F16 ? vc_f32_to_f16(f) : vc_f32_to_bf16(f);
         }
-        h[i] = w->half == VC_DTYPE_F16 ? vc_f32_to_f16(f) : vc_f32_to_bf16(f);
     }
     drop_mapped(w, t->stored, (size_t)t->numel * vc_dtype_size(t->stored_dtype));
     t->half = h;
