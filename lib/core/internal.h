@@ -70,6 +70,8 @@ VC_HIDDEN uint16_t vc_f32_to_bf16(float f);
 VC_HIDDEN void vc_half_to_f32(const uint16_t *src, vc_dtype dtype, float *dst, int64_t n);
 /* dst[i] = src[i] rounded to nearest even, dtype VC_DTYPE_F16 or VC_DTYPE_BF16. */
 VC_HIDDEN void vc_f32_to_half(const float *src, vc_dtype dtype, uint16_t *dst, int64_t n);
+/* The CPU has F16C and AVX2 (x86-64; false elsewhere). */
+VC_HIDDEN bool vc_cpu_has_f16c_avx2(void);
 
 /* Monotonic clock in seconds. */
 VC_HIDDEN double vc_now(void);

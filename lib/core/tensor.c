@@ -170,7 +170,17 @@ void vc_half_to_f32(const uint16_t *src, vc_dtype dtype, float *dst, int64_t n)
  * vc_f32_to_bf16 (NaN stays NaN). F16C/AVX2 where the CPU has them: loading a
  * float32 file half-resident converts ~1.5 G values. */
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
+
+bool vc_cpu_has_f16c_avx2(void)
+{
+    /* cpuid, not __builtin_cpu_supports: clang's does not know "f16c" */
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 29))) return false; /* F16C */
+    return __builtin_cpu_supports("avx2");
+}
+
 __attribute__((target("avx2,f16c"))) static int64_t narrow_simd(const float *src, vc_dtype dtype, uint16_t *dst,
                                                                 int64_t n)
 {
@@ -194,13 +204,15 @@ __attribute__((target("avx2,f16c"))) static int64_t narrow_simd(const float *src
     }
     return i;
 }
+#else
+bool vc_cpu_has_f16c_avx2(void) { return false; }
 #endif
 
 void vc_f32_to_half(const float *src, vc_dtype dtype, uint16_t *dst, int64_t n)
 {
     int64_t i = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) i = narrow_simd(src, dtype, dst, n);
+    if (vc_cpu_has_f16c_avx2()) i = narrow_simd(src, dtype, dst, n);
 #endif
     for (; i < n; i++) dst[i] = dtype == VC_DTYPE_F16 ? vc_f32_to_f16(src[i]) : vc_f32_to_bf16(src[i]);
 }
