@@ -164,6 +164,10 @@ VC_HIDDEN vc_status vc_backend_sync(vc_backend *be);
 
 /* ops->widen, or host widening in chunks + upload where a backend has none. */
 VC_HIDDEN void vc_backend_widen(vc_backend *be, float *dst, const uint16_t *src, vc_dtype dtype, int64_t n);
+/* n half-resident weights widened into a new arena allocation (freed with the
+ * caller's mark): the per-layer view of weights_dtype f16/bf16. NULL when the
+ * arena is full. */
+VC_HIDDEN const float *vc_arena_widen(vc_backend *be, const uint16_t *src, vc_dtype dtype, int64_t n);
 
 /* The CPU backend (lib/backend/cpu/). */
 VC_HIDDEN vc_status vc_cpu_backend_create(vc_context *ctx, int32_t n_threads, vc_backend **out);

@@ -99,3 +99,10 @@ void vc_backend_widen(vc_backend *be, float *dst, const uint16_t *src, vc_dtype 
     }
     free(tmp);
 }
+
+const float *vc_arena_widen(vc_backend *be, const uint16_t *src, vc_dtype dtype, int64_t n)
+{
+    float *d = vc_arena_floats(be, n);
+    if (d) vc_backend_widen(be, d, src, dtype, n);
+    return d;
+}

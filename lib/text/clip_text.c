@@ -17,10 +17,7 @@
  * with the block's mark). NULL when the arena is full. */
 static const float *block_matrix(vc_backend *be, const float *f32, const uint16_t *half, vc_dtype dtype, int64_t n)
 {
-    if (f32 || !half) return f32;
-    float *d = vc_arena_floats(be, n);
-    if (d) vc_backend_widen(be, d, half, dtype, n);
-    return d;
+    return f32 || !half ? f32 : vc_arena_widen(be, half, dtype, n);
 }
 
 vc_status vc_clip_text_forward(vc_context *ctx, const vc_clip_text_weights *w, const int64_t *tokens, int32_t n,

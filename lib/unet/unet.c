@@ -84,13 +84,10 @@ VC_PRINTF(3, 4) static const float *wt(run *r, int64_t numel, const char *fmt, .
         return NULL;
     }
     if (t->f32) return t->f32;
-    float *d = vc_arena_floats(r->be, numel);
-    if (!d) {
+    const float *d = vc_arena_widen(r->be, t->half, t->half_dtype, numel);
+    if (!d)
         r->st = vc_fail(r->ctx, VC_STATUS_OUT_OF_MEMORY, "UNet: out of working memory widening %s (%.1f MiB)", name,
                         (double)numel * 4.0 / 1048576.0);
-        return NULL;
-    }
-    vc_backend_widen(r->be, d, t->half, t->half_dtype, numel);
     return d;
 }
 

@@ -104,6 +104,7 @@ vc_status vc_cpu_backend_create(vc_context *ctx, int32_t n_threads, vc_backend *
     im->n_threads = n_threads;
     const char *simd = getenv("VC_CPU_SIMD");
     im->simd = cpu_have_avx2() && !(simd && strcmp(simd, "0") == 0);
+    im->f16c = im->simd && vc_cpu_has_f16c_avx2();
     im->scratch = cpu_alloc(be, (size_t)CPU_SCRATCH_FLOATS * sizeof(float));
     im->tscratch = calloc((size_t)n_threads, sizeof *im->tscratch);
     bool ok = im->scratch && im->tscratch;

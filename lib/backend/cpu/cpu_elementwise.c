@@ -427,7 +427,7 @@ void cpu_widen(vc_backend *be, float *dst, const uint16_t *src, vc_dtype dtype, 
 {
     widen_job j = {.src = src, .dst = dst, .dtype = dtype};
 #if CPU_X86
-    if (cpu_of(be)->simd && vc_cpu_has_f16c_avx2()) {
+    if (cpu_of(be)->f16c) {
         cpu_parallel_for(be, n, (int64_t)1 << 16, widen_task_avx2, &j);
         return;
     }

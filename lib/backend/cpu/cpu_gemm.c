@@ -22,7 +22,7 @@ static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct gemm_part {
     bool ta, tb, split_rows;
-    int64_t m, n, k, lda, ldb, ldc, block;
+    int64_t m, n, k, lda, ldb, ldc, block, side; /* side: m or n, the one cut into blocks */
     float alpha, beta;
     const float *a, *b;
     float *c;
@@ -40,7 +40,7 @@ static void gemm_part_task(void *arg, int64_t begin, int64_t end, int32_t tid)
     const gemm_part *g = arg;
     for (int64_t i = begin; i < end; i++) {
         const int64_t lo = i * g->block;
-        const int64_t len = (g->split_rows ? g->m : g->n) - lo < g->block ? (g->split_rows ? g->m : g->n) - lo : g->block;
+        const int64_t len = g->side - lo < g->block ? g->side - lo : g->block;
         if (len <= 0) continue;
         if (g->split_rows) /* rows lo.. of C: rows of op(A) */
             blas(g->ta, g->tb, len, g->n, g->k, g->alpha, g->ta ? g->a + lo : g->a + lo * g->lda, g->lda, g->b, g->ldb,
@@ -57,8 +57,8 @@ static void sgemm(vc_backend *be, bool ta, bool tb, int64_t m, int64_t n, int64_
     const int32_t nt = be->n_threads;
     /* the longer side is cut, in blocks of whole 16-row/column micro-tiles
      * (the sgemm kernels' unroll), so no tile changes shape at a cut */
-    gemm_part g = {ta, tb, m >= n, m, n, k, lda, ldb, ldc, 0, alpha, beta, a, b, c};
-    const int64_t side = g.split_rows ? m : n;
+    gemm_part g = {ta, tb, m >= n, m, n, k, lda, ldb, ldc, 0, m >= n ? m : n, alpha, beta, a, b, c};
+    const int64_t side = g.side;
     int64_t block = (side + nt - 1) / nt;
     block = (block + 15) / 16 * 16;
     const bool split = nt > 1 && side > 64 && m * n * k >= ((int64_t)1 << 21);

@@ -35,6 +35,7 @@ typedef struct cpu_impl {
     float **tscratch;            /* [n_threads] x CPU_TSCRATCH_FLOATS */
     int32_t n_threads;
     bool simd;                   /* AVX2+FMA kernels (off with VC_CPU_SIMD=0, for testing) */
+    bool f16c;                   /* simd and F16C: the half -> float widening kernel */
 } cpu_impl;
 
 /* Runs fn over [0, n) in chunks of `grain` items (the last may be shorter),
