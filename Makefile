@@ -71,7 +71,7 @@ check-cuda:
 endif
 
 .SECONDARY:
-.PHONY: all check check-unit check-asan check-more bench fuzz install clean abi-check check-cuda check-tsan abi-baseline
+.PHONY: all check check-unit check-asan check-isolated check-more bench fuzz install clean abi-check check-cuda check-tsan abi-baseline
 all: $(TARGETS)
 
 $(BUILD)/obj/%.o: %.c
@@ -114,7 +114,7 @@ $(BUILD)/videocrafter.pc: pkgconfig/videocrafter.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 # ------------------------------------------------------------------ tests
-check: check-unit check-asan check-more abi-check
+check: check-unit check-asan check-isolated check-more abi-check
 	@echo "make check: all passed"
 
 check-unit: all $(TEST_BIN)
@@ -122,6 +122,13 @@ check-unit: all $(TEST_BIN)
 
 check-asan:
 	$(MAKE) BUILD=build/asan SAN=1 check-unit
+
+# The parity tests again on the cpu-checked backend (lib/backend/checked.c):
+# model code that touches backend memory on the host, or hands host memory to
+# an op where a GPU needs device memory, fails here without a GPU.
+ISOLATED_TESTS := test_text test_unet test_ddim test_vae test_image
+check-isolated: all $(ISOLATED_TESTS:%=$(BUILD)/test/%)
+	@set -e; for t in $(ISOLATED_TESTS); do echo "== $$t (cpu-checked)"; VC_TEST_BACKEND=cpu-checked $(BUILD)/test/$$t; done
 
 check-more: all
 	@set -e; for s in $(wildcard test/*.sh); do echo "== $$s"; BUILD=$(BUILD) bash $$s; done

@@ -1,4 +1,6 @@
 // elementwise.cu - the glue kernels of the CUDA backend (fill, im2col, activations, layouts).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <math.h>
 
@@ -19,17 +21,19 @@ inline unsigned blocks_for(int64_t n)
 
 __global__ void fill_k(float *y, float v, int64_t n) { GRID_STRIDE(i, n) y[i] = v; }
 
-__global__ void im2col_k(const float *x, int ci, int h, int w, int kh, int kw, int stride, int pt, int pl, int oh,
-                         int ow, float *cols)
+// cols [nimg][ci*kh*kw][oh*ow] for images [nimg][ci][h][w]
+__global__ void im2col_k(const float *x, int64_t nimg, int ci, int h, int w, int kh, int kw, int stride, int pt,
+                         int pl, int oh, int ow, float *cols)
 {
-    int64_t n = (int64_t)ci * kh * kw * oh * ow;
-    GRID_STRIDE(i, n) {
-        int64_t p = i % ((int64_t)oh * ow);
-        int64_t r = i / ((int64_t)oh * ow);
+    const int64_t P = (int64_t)oh * ow, per = (int64_t)ci * kh * kw * P;
+    GRID_STRIDE(i, nimg * per) {
+        int64_t img = i / per, j = i % per;
+        int64_t p = j % P, r = j / P;
         int oy = (int)(p / ow), ox = (int)(p % ow);
         int u = (int)(r % (kh * kw)) / kw, v = (int)(r % kw), c = (int)(r / (kh * kw));
         int iy = oy * stride + u - pt, ix = ox * stride + v - pl;
-        cols[i] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x[((int64_t)c * h + iy) * w + ix] : 0.0f;
+        const float *xi = x + img * ci * (int64_t)h * w;
+        cols[i] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? xi[((int64_t)c * h + iy) * w + ix] : 0.0f;
     }
 }
 
@@ -107,6 +111,33 @@ __global__ void concat_k(const float *a, int ca, const float *b, int cb, float *
     }
 }
 
+// spec §7.4/§7.5 in the original's float32 order; __f*_rn keep nvcc from
+// contracting into FMAs, so the step rounds as the CPU backend's does
+__global__ void ddim_k(vck_ddim a)
+{
+    GRID_STRIDE(i, a.n) {
+        float e = a.ec[i];
+        if (a.eu) {
+            float u = a.eu[i];
+            e = __fadd_rn(u, __fmul_rn(a.guidance, __fsub_rn(e, u)));
+        }
+        float p0 = __fdiv_rn(__fsub_rn(a.x[i], __fmul_rn(a.sq1ma, e)), a.sqrt_a);
+        float d = __fmul_rn(a.dir, e);
+        if (a.use_scale) p0 = __fdiv_rn(p0, a.scale);
+        float xn = __fadd_rn(__fmul_rn(a.prev, p0), d);
+        if (a.z) xn = __fadd_rn(xn, __fmul_rn(a.sigma, a.z[i]));
+        a.x_next[i] = xn;
+        if (a.x0) a.x0[i] = p0;
+    }
+}
+
+__global__ void f32_to_f16_k(const float *x, __half *y, int64_t n) { GRID_STRIDE(i, n) y[i] = __float2half_rn(x[i]); }
+__global__ void f16_to_f32_k(const __half *x, float *y, int64_t n) { GRID_STRIDE(i, n) y[i] = __half2float(x[i]); }
+__global__ void bf16_to_f32_k(const __nv_bfloat16 *x, float *y, int64_t n)
+{
+    GRID_STRIDE(i, n) y[i] = __bfloat162float(x[i]);
+}
+
 } // namespace
 
 #define LAUNCH(kernel, n, ...)                                                       \
@@ -119,10 +150,20 @@ extern "C" {
 
 int vck_fill(vck_stream s, float *y, float v, int64_t n) { LAUNCH(fill_k, n, y, v, n); }
 
-int vck_im2col(vck_stream s, const float *x, int ci, int h, int w, int kh, int kw, int stride, int pt, int pl,
-               int oh, int ow, float *cols)
+int vck_im2col(vck_stream s, const float *x, int64_t nimg, int ci, int h, int w, int kh, int kw, int stride, int pt,
+               int pl, int oh, int ow, float *cols)
 {
-    LAUNCH(im2col_k, (int64_t)ci * kh * kw * oh * ow, x, ci, h, w, kh, kw, stride, pt, pl, oh, ow, cols);
+    LAUNCH(im2col_k, nimg * ci * kh * kw * oh * ow, x, nimg, ci, h, w, kh, kw, stride, pt, pl, oh, ow, cols);
+}
+
+int vck_ddim_step(vck_stream s, const vck_ddim *a) { LAUNCH(ddim_k, a->n, *a); }
+
+int vck_f32_to_f16(vck_stream s, const float *x, void *y, int64_t n) { LAUNCH(f32_to_f16_k, n, x, (__half *)y, n); }
+
+int vck_widen(vck_stream s, const void *x, bool bf16, float *y, int64_t n)
+{
+    if (bf16) LAUNCH(bf16_to_f32_k, n, (const __nv_bfloat16 *)x, y, n);
+    LAUNCH(f16_to_f32_k, n, (const __half *)x, y, n);
 }
 
 int vck_bias_residual(vck_stream s, float *y, const float *bias, const float *residual, int64_t n, int C, int64_t S)

@@ -14,8 +14,23 @@ extern "C" {
 typedef struct CUstream_st *vck_stream;
 
 int vck_fill(vck_stream s, float *y, float v, int64_t n);
-int vck_im2col(vck_stream s, const float *x, int ci, int h, int w, int kh, int kw, int stride, int pt, int pl,
-               int oh, int ow, float *cols);
+/* cols [nimg][ci*kh*kw][oh*ow] of images x [nimg][ci][h][w] */
+int vck_im2col(vck_stream s, const float *x, int64_t nimg, int ci, int h, int w, int kh, int kw, int stride, int pt,
+               int pl, int oh, int ow, float *cols);
+/* y[n] (IEEE half, round to nearest even) = x[n] */
+int vck_f32_to_f16(vck_stream s, const float *x, void *y, int64_t n);
+/* y[n] = x[n] halves (f16, or bf16 when bf16) widened exactly */
+int vck_widen(vck_stream s, const void *x, bool bf16, float *y, int64_t n);
+
+/* One DDIM step (spec §7.4), the vc_ddim_args of lib/backend/backend.h */
+typedef struct vck_ddim {
+    float sq1ma, sqrt_a, dir, prev, scale, sigma, guidance;
+    bool use_scale;
+    const float *x, *ec, *eu, *z;
+    float *x_next, *x0;
+    int64_t n;
+} vck_ddim;
+int vck_ddim_step(vck_stream s, const vck_ddim *a);
 /* y[n, C, S] += bias[C] (bias may be NULL) and += residual[n, C, S] (may be NULL) */
 int vck_bias_residual(vck_stream s, float *y, const float *bias, const float *residual, int64_t n, int C, int64_t S);
 int vck_group_norm(vck_stream s, const float *x, float *y, int n, int C, int64_t S, int G, const float *gamma,

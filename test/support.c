@@ -92,6 +92,7 @@ vc_context *vct_context(void)
     p.log_callback = quiet_log;
     const char *th = getenv("VC_TEST_THREADS");
     p.n_threads = th ? atoi(th) : 2;
+    p.backend = getenv("VC_TEST_BACKEND"); /* NULL: cpu; cpu-checked for make check-isolated */
     vc_context *ctx = NULL;
     vc_status st = vc_context_create(&p, &ctx);
     if (st != VC_STATUS_OK) fail_msg("vc_context_create: %s", vc_last_error());

@@ -853,6 +853,47 @@ static void test_arena(void **state)
     assert_int_equal(vc_context_peak_bytes(g_ctx[1]), be->arena.peak);
 }
 
+/* cpu-checked: its memory is not host-addressable, its results are the CPU
+ * backend's, and host memory where backend memory belongs is reported by sync. */
+static void test_checked_backend(void **state)
+{
+    (void)state;
+    vc_context_params p;
+    vc_context_default_params(&p);
+    p.backend = "cpu-checked";
+    p.log_level = VC_LOG_NONE;
+    vc_context *ctx = NULL;
+    assert_int_equal(vc_context_create(&p, &ctx), VC_STATUS_OK);
+    assert_string_equal(vc_context_backend(ctx), "cpu-checked");
+    vc_backend *be = ctx->backend, *cpu = g_be[1];
+    enum { N = 1000 };
+    float x[N], y[N], ref[N];
+    for (int i = 0; i < N; i++) x[i] = (float)i * 0.01f - 3.0f;
+    float *dx = be->ops->alloc(be, sizeof x), *dy = vc_arena_floats(be, N);
+    assert_non_null(dx);
+    assert_non_null(dy);
+    assert_true(((uintptr_t)dx >> 62) == 1 && ((uintptr_t)dy >> 62) == 1); /* faults if the host touches it */
+    be->ops->upload(be, dx, x, sizeof x);
+    be->ops->silu(be, dx, dy, N);
+    be->ops->download(be, y, dy, sizeof y);
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_OK);
+    cpu->ops->silu(cpu, x, ref, N);
+    assert_memory_equal(y, ref, sizeof y);
+
+    be->ops->silu(be, x, dy, N); /* host input where an activation belongs */
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_BACKEND_ERROR);
+    assert_non_null(strstr(vc_context_errmsg(ctx), "silu: x is host memory"));
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_OK); /* reported once */
+    be->ops->download(be, y, x, sizeof y);
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_BACKEND_ERROR);
+    assert_non_null(strstr(vc_context_errmsg(ctx), "download: src is host memory"));
+    be->ops->upload(be, dx, dy, sizeof x);
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_BACKEND_ERROR);
+    assert_non_null(strstr(vc_context_errmsg(ctx), "upload: src is backend memory"));
+    be->ops->free(be, dx);
+    vc_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -863,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_attention),     cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_geglu),         cmocka_unit_test(test_layout_ops),
         cmocka_unit_test(test_arena),         cmocka_unit_test(test_widen),
+        cmocka_unit_test(test_checked_backend),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -61,6 +61,18 @@ typedef struct vc_attn_args {
     bool accumulate;                        /* o += result instead of o = result */
 } vc_attn_args;
 
+/* One DDIM step (spec §7.4), elementwise over n floats, in the original's
+ * float32 order: e = eu + g (ec - eu) (eu NULL: e = ec); p0 = (x - sq1ma e) /
+ * sqrt_a (/ scale when use_scale, §7.5); x_next = prev p0 + dir e (+ sigma z).
+ * x_next may alias x; x0 (may be NULL) receives p0. */
+typedef struct vc_ddim_args {
+    float sq1ma, sqrt_a, dir, prev, scale, sigma, guidance;
+    bool use_scale;
+    const float *x, *ec, *eu, *z;           /* eu, z may be NULL */
+    float *x_next, *x0;
+    int64_t n;
+} vc_ddim_args;
+
 typedef struct vc_backend vc_backend;
 
 typedef struct vc_backend_ops {
@@ -105,7 +117,7 @@ typedef struct vc_backend_ops {
     void (*gelu)(vc_backend *be, const float *x, float *y, int64_t n);   /* exact erf form */
     /* y[r, i] = x[r, i] * gelu(x[r, inner + i]), x [rows, 2*inner], y [rows, inner] (spec §5.5) */
     void (*geglu)(vc_backend *be, const float *x, float *y, int64_t rows, int32_t inner);
-    void (*add)(vc_backend *be, const float *a, const float *b, float *y, int64_t n);
+    void (*add)(vc_backend *be, const float *a, const float *b, float *y, int64_t n); /* b may be a weight */
     /* y = a*x + b*y  (elementwise, scalars) */
     void (*axpby)(vc_backend *be, float a, const float *x, float b, float *y, int64_t n);
     void (*scale)(vc_backend *be, const float *x, float s, float *y, int64_t n);
@@ -120,6 +132,8 @@ typedef struct vc_backend_ops {
     /* y[n, ca+cb, S] = concat(a[n, ca, S], b[n, cb, S]) along channels (a first) */
     void (*concat_channels)(vc_backend *be, const float *a, int32_t ca, const float *b, int32_t cb,
                             float *y, int64_t n, int64_t S);
+
+    void (*ddim_step)(vc_backend *be, const vc_ddim_args *a);
 
     /* Waits for queued work; returns the first failure since the last sync
      * (device backends), with its text in msg. NULL: nothing can fail. */
@@ -137,6 +151,12 @@ typedef struct vc_backend_ops {
      * the arena allocates blocks with alloc. unreserve returns it. */
     void *(*reserve)(vc_backend *be, size_t *bytes);
     void (*unreserve)(vc_backend *be, void *p, size_t bytes);
+
+    /* Host memory [p, p + bytes) that ops have read as weights is about to be
+     * freed (a model is closed): drop any device copy kept for it, so a later
+     * allocation at the same address is not taken for the old weights. NULL:
+     * the backend keeps no copies. */
+    void (*forget_host)(vc_backend *be, const void *p, size_t bytes);
 } vc_backend_ops;
 
 /* Stack-like working-memory arena on the backend's memory. */
@@ -170,6 +190,11 @@ VC_HIDDEN void vc_backend_widen(vc_backend *be, float *dst, const uint16_t *src,
 VC_HIDDEN const float *vc_arena_widen(vc_backend *be, const uint16_t *src, vc_dtype dtype, int64_t n);
 
 /* The CPU backend (lib/backend/cpu/). */
+/* "cpu-checked" (lib/backend/checked.c): the CPU backend behind device
+ * addresses the host cannot dereference, and strict about which arguments may
+ * be host memory: runs the models as a GPU backend would see them, on any
+ * machine (make check-isolated). */
+VC_HIDDEN vc_status vc_checked_backend_create(vc_context *ctx, int32_t n_threads, vc_backend **out);
 VC_HIDDEN vc_status vc_cpu_backend_create(vc_context *ctx, int32_t n_threads, vc_backend **out);
 
 /* Arena: marks are released in LIFO order; vc_arena_alloc returns NULL on OOM. */

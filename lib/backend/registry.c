@@ -63,7 +63,9 @@ vc_status vc_backend_create(vc_context *ctx, const char *name, int32_t device, i
     *out = NULL;
     if (strcmp(name, "cpu") == 0) return vc_cpu_backend_create(ctx, n_threads, out);
     if (strcmp(name, "cuda") == 0) return create_cuda(ctx, device, n_threads, out);
-    return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT, "unknown backend \"%s\" (known: cpu, cuda)", name);
+    if (strcmp(name, "cpu-checked") == 0) return vc_checked_backend_create(ctx, n_threads, out);
+    return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT, "unknown backend \"%s\" (known: cpu, cuda, cpu-checked)",
+                   name);
 }
 
 void vc_backend_destroy(vc_backend *be)

@@ -84,22 +84,8 @@ vc_status vc_ddim_coefs(vc_context *ctx, const float *ac, int32_t n_ac, const fl
     return VC_STATUS_OK;
 }
 
-void vc_ddim_step(const vc_ddim_coef *c, bool use_scale, float g, const float *x, const float *ec, const float *eu,
-                  const float *z, int64_t n, float *x_next, float *x0)
+vc_ddim_args vc_ddim_args_of(const vc_ddim_coef *c, bool use_scale, float guidance)
 {
-    const float sq1ma = c->sq1ma, sqa = c->sqrt_a, dir = c->dir, prev = c->prev, s = c->scale, sig = c->sigma;
-    for (int64_t i = 0; i < n; i++) {
-        float e = ec[i];
-        if (eu) {
-            float u = eu[i];
-            e = u + g * (e - u); /* uncond + g * (cond - uncond) */
-        }
-        float p0 = (x[i] - sq1ma * e) / sqa;
-        float d = dir * e;
-        if (use_scale) p0 = p0 / s; /* §7.5: x0 divided by s_t, next latent re-scaled by s_prev */
-        float xn = prev * p0 + d;
-        if (z) xn = xn + sig * z[i];
-        x_next[i] = xn;
-        if (x0) x0[i] = p0;
-    }
+    return (vc_ddim_args){.sq1ma = c->sq1ma, .sqrt_a = c->sqrt_a, .dir = c->dir, .prev = c->prev,
+                          .scale = c->scale, .sigma = c->sigma, .guidance = guidance, .use_scale = use_scale};
 }

@@ -2,7 +2,7 @@
 #ifndef VC_DDIM_H
 #define VC_DDIM_H
 
-#include "../core/internal.h"
+#include "../backend/backend.h"
 
 #define VC_DDIM_MAX_STEPS 1000
 
@@ -26,11 +26,8 @@ VC_HIDDEN vc_status vc_ddim_timesteps(vc_context *ctx, int32_t steps, int32_t n_
 VC_HIDDEN vc_status vc_ddim_coefs(vc_context *ctx, const float *ac, int32_t n_ac, const float *scale_arr,
                                   int32_t n_scale, const int64_t *tau, int32_t K, double eta, vc_ddim_coef *out);
 
-/* One step (§7.4), elementwise on host arrays of n floats, float32 in exactly
- * the original's order. eu NULL: no guidance (e = ec). z NULL: no noise term.
- * x_next may alias x; x0 (may be NULL) receives the predicted clean latent. */
-VC_HIDDEN void vc_ddim_step(const vc_ddim_coef *c, bool use_scale, float guidance, const float *x,
-                            const float *ec, const float *eu, const float *z, int64_t n, float *x_next,
-                            float *x0);
+/* The scalars of one step (§7.4, §7.5) for the backend's ddim_step; the
+ * caller sets the pointers and n. */
+VC_HIDDEN vc_ddim_args vc_ddim_args_of(const vc_ddim_coef *c, bool use_scale, float guidance);
 
 #endif

@@ -312,11 +312,16 @@ vc_status vc_sampler_run(vc_sampler *s, const vc_sample_inputs *inputs, vc_tenso
     vc_status st = VC_STATUS_OK;
     vc_tensor cown = {0}, uown = {0}, x = {0};
     const vc_tensor *cc = NULL, *uc = NULL;
-    float *eh = NULL, *x0 = NULL, *z = NULL;
+    float *x0 = NULL, *z = NULL;
     int64_t *tv = NULL, *fv = NULL;
     size_t mark = vc_arena_mark(be);
     char sb[96];
 
+    if (!be->ops->ddim_step || !be->ops->copy || !be->ops->upload || !be->ops->download) {
+        st = vc_fail(ctx, VC_STATUS_BACKEND_UNAVAILABLE, "backend \"%s\" has no ddim_step/copy/upload/download",
+                     be->ops->name);
+        goto out;
+    }
     if ((st = cond_context(s, &in, &cown, &cc))) goto out;
     if (guided && (st = uncond_context(s, &in, &uown, &uc))) goto out;
     const int32_t Bbase = (int32_t)cc->shape[0], B = Bbase * p->batch, L = (int32_t)cc->shape[1];
@@ -364,14 +369,18 @@ vc_status vc_sampler_run(vc_sampler *s, const vc_sample_inputs *inputs, vc_tenso
     const bool want_batch = guided && p->batch_guidance && Lu == L;
     bool batched = false, decided = !want_batch;
     const int32_t Bmax = guided ? 2 * B : B;
+    /* The latent stays in backend memory for the whole loop (issue #9): x_t in
+     * dx (twice when cond and uncond run as one batch), eps in de, the step on
+     * the backend; the host sees x only for steps_out, previews and the end. */
     float *dctx = vc_arena_floats(be, (int64_t)B * L * D + (guided ? (int64_t)B * Lu * D : 0));
     float *dx = vc_arena_floats(be, (guided ? 2 : 1) * n), *de = vc_arena_floats(be, (guided ? 2 : 1) * n);
-    eh = malloc((size_t)(guided ? 2 : 1) * (size_t)n * 4);
-    x0 = malloc((size_t)n * 4);
+    float *dz = vc_arena_floats(be, n);
+    float *dx0 = p->progress && p->preview_x0 ? vc_arena_floats(be, n) : NULL;
+    x0 = dx0 ? malloc((size_t)n * 4) : NULL;
     z = malloc((size_t)n * 4);
     tv = malloc((size_t)Bmax * sizeof *tv);
     fv = malloc((size_t)Bmax * sizeof *fv);
-    if (!dctx || !dx || !de || !eh || !x0 || !z || !tv || !fv) {
+    if (!dctx || !dx || !de || !dz || (p->progress && p->preview_x0 && (!dx0 || !x0)) || !z || !tv || !fv) {
         st = vc_fail(ctx, VC_STATUS_OUT_OF_MEMORY, "out of memory staging a %dx%dx%d sampling run", T, s->height,
                      s->width);
         goto out;
@@ -379,6 +388,7 @@ vc_status vc_sampler_run(vc_sampler *s, const vc_sample_inputs *inputs, vc_tenso
     upload_context(be, dctx, cc, B, p->batch);
     if (guided) upload_context(be, dctx + (int64_t)B * L * D, uc, B, p->batch);
     for (int32_t b = 0; b < Bmax; b++) fv[b] = p->fps; /* same fps for cond and uncond (§6) */
+    be->ops->upload(be, dx, x.data, (size_t)n * 4);
 
     vc_tensor x0t = {.dtype = VC_DTYPE_F32, .ndim = 5, .data = x0};
     memcpy(x0t.shape, xshape, sizeof xshape);
@@ -389,9 +399,8 @@ vc_status vc_sampler_run(vc_sampler *s, const vc_sample_inputs *inputs, vc_tenso
             goto out;
         }
         for (int32_t b = 0; b < Bmax; b++) tv[b] = c->t;
-        be->ops->upload(be, dx, x.data, (size_t)n * 4);
         if (batched) {
-            be->ops->upload(be, dx + n, x.data, (size_t)n * 4);
+            be->ops->copy(be, dx + n, dx, (size_t)n * 4);
             st = vc_unet_forward(ctx, u, vc_unet_weights_of_model(m), dx, 2 * B, T, H, W, tv, fv, dctx, L, de);
             if (st == VC_STATUS_OUT_OF_MEMORY) {
                 vc_log(ctx, VC_LOG_INFO, "guidance batch of %d does not fit; running cond and uncond separately",
@@ -421,22 +430,28 @@ vc_status vc_sampler_run(vc_sampler *s, const vc_sample_inputs *inputs, vc_tenso
                                      dctx + (int64_t)B * L * D, Lu, de + n);
             if (st) goto out;
         }
-        if ((st = vc_backend_sync(be))) goto out;
-        be->ops->download(be, eh, de, (size_t)(guided ? 2 : 1) * (size_t)n * 4);
-        const float *zz = NULL;
+        vc_ddim_args da = vc_ddim_args_of(c, m->cfg.use_scale, g);
         if (c->sigma != 0.0f) { /* sigma == 0 adds exactly nothing (§7.4) */
+            const float *zz = z;
             if (in.step_noise) zz = (const float *)in.step_noise->data + (int64_t)j * n;
-            else {
-                vc_rng_normal_fill(p->seed, VC_RNG_STREAM_STEP(j), 0, n, z, ctx->n_threads);
-                zz = z;
-            }
+            else vc_rng_normal_fill(p->seed, VC_RNG_STREAM_STEP(j), 0, n, z, ctx->n_threads);
+            be->ops->upload(be, dz, zz, (size_t)n * 4);
+            da.z = dz;
         }
-        vc_ddim_step(c, m->cfg.use_scale, g, x.data, eh, guided ? eh + n : NULL, zz, n, x.data, x0);
-        if (in.steps_out) memcpy((float *)in.steps_out->data + (int64_t)j * n, x.data, (size_t)n * 4);
+        da.x = dx;
+        da.ec = de;
+        da.eu = guided ? de + n : NULL;
+        da.x_next = dx;
+        da.x0 = dx0;
+        da.n = n;
+        be->ops->ddim_step(be, &da);
+        if (in.steps_out) be->ops->download(be, (float *)in.steps_out->data + (int64_t)j * n, dx, (size_t)n * 4);
+        if (dx0) be->ops->download(be, x0, dx0, (size_t)n * 4);
+        if ((st = vc_backend_sync(be))) goto out;
         if (p->progress) {
             vc_progress pr = {
                 .struct_size = sizeof pr, .stage = "sample", .step = j + 1, .total = s->K,
-                .timestep = (int32_t)c->t, .elapsed_s = vc_now() - t_start, .x0 = p->preview_x0 ? &x0t : NULL,
+                .timestep = (int32_t)c->t, .elapsed_s = vc_now() - t_start, .x0 = dx0 ? &x0t : NULL,
             };
             if (p->progress(&pr, p->progress_user_data)) {
                 st = vc_fail(ctx, VC_STATUS_CANCELLED, "sampling cancelled by the progress callback after step %d of %d",
@@ -445,6 +460,8 @@ vc_status vc_sampler_run(vc_sampler *s, const vc_sample_inputs *inputs, vc_tenso
             }
         }
     }
+    be->ops->download(be, x.data, dx, (size_t)n * 4);
+    if ((st = vc_backend_sync(be))) goto out;
     if (vc_cancelled(ctx)) {
         st = vc_fail(ctx, VC_STATUS_CANCELLED, "sampling cancelled");
         goto out;
@@ -456,7 +473,6 @@ out:
     vc_tensor_free(&x);
     vc_tensor_free(&cown);
     vc_tensor_free(&uown);
-    free(eh);
     free(x0);
     free(z);
     free(tv);

@@ -81,6 +81,7 @@ static const vc_backend_ops cpu_ops = {
     .permute = cpu_permute,
     .upsample_nearest2x = cpu_upsample_nearest2x,
     .concat_channels = cpu_concat_channels,
+    .ddim_step = cpu_ddim_step,
     .widen = cpu_widen,
     .reserve = cpu_reserve,
     .unreserve = cpu_unreserve,

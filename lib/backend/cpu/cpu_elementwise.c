@@ -231,6 +231,33 @@ void cpu_scale(vc_backend *be, const float *x, float s, float *y, int64_t n)
     cpu_parallel_for(be, n, EW_GRAIN, scale_task, &j);
 }
 
+/* spec §7.4 (and §7.5 for use_scale) in the original's float32 order */
+static void ddim_task(void *arg, int64_t b, int64_t e, int32_t tid)
+{
+    (void)tid;
+    const vc_ddim_args *a = arg;
+    const float g = a->guidance;
+    for (int64_t i = b; i < e; i++) {
+        float eps = a->ec[i];
+        if (a->eu) {
+            float u = a->eu[i];
+            eps = u + g * (eps - u); /* uncond + g * (cond - uncond) */
+        }
+        float p0 = (a->x[i] - a->sq1ma * eps) / a->sqrt_a;
+        float d = a->dir * eps;
+        if (a->use_scale) p0 = p0 / a->scale; /* x0 divided by s_t, the next latent re-scaled by s_prev */
+        float xn = a->prev * p0 + d;
+        if (a->z) xn = xn + a->sigma * a->z[i];
+        a->x_next[i] = xn;
+        if (a->x0) a->x0[i] = p0;
+    }
+}
+
+void cpu_ddim_step(vc_backend *be, const vc_ddim_args *a)
+{
+    cpu_parallel_for(be, a->n, EW_GRAIN, ddim_task, (void *)a);
+}
+
 /* items are (i, c) rows of S floats */
 static void add_channel_task(void *arg, int64_t b, int64_t e, int32_t tid)
 {

@@ -68,6 +68,7 @@ VC_HIDDEN void cpu_geglu(vc_backend *be, const float *x, float *y, int64_t rows,
 VC_HIDDEN void cpu_add(vc_backend *be, const float *a, const float *b, float *y, int64_t n);
 VC_HIDDEN void cpu_axpby(vc_backend *be, float a, const float *x, float b, float *y, int64_t n);
 VC_HIDDEN void cpu_scale(vc_backend *be, const float *x, float s, float *y, int64_t n);
+VC_HIDDEN void cpu_ddim_step(vc_backend *be, const vc_ddim_args *a);
 VC_HIDDEN void cpu_add_channel(vc_backend *be, float *x, const float *v, int64_t n, int32_t C, int64_t S,
                                int64_t v_stride);
 VC_HIDDEN void cpu_permute(vc_backend *be, const float *x, float *y, int32_t ndim, const int64_t *shape,

@@ -1,0 +1,181 @@
+// flash_attention.cu - tensor-core attention for the fp16 precision mode.
+//
+// Flash-style: a block owns 64 query rows of one (sequence, head), walks the
+// keys 64 at a time and keeps the softmax online (running max m and sum l per
+// row), so no score matrix exists beyond one 64x64 tile. Q, K, V are read as
+// float32 activations and rounded to half in shared memory; the products run on
+// the tensor cores (WMMA 16x16x16, half in, float32 accumulation) and the
+// softmax and the output accumulator stay float32. Four warps, each owning 16
+// query rows. Used for head widths that are multiples of 16 up to 128 without
+// relative-position tables; everything else takes the float32 kernel of
+// attention.cu.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <mma.h>
+
+#include "vc_kernels.h"
+
+namespace {
+
+using namespace nvcuda;
+
+constexpr int kBq = 64, kBk = 64, kWarps = 4, kRows = 16; // kRows query rows per warp
+
+template <int D>
+struct Smem {
+    static constexpr size_t q = 0;                                  // half [kBq][D]
+    static constexpr size_t k = q + sizeof(__half) * kBq * D;       // half [kBk][D]
+    static constexpr size_t v = k + sizeof(__half) * kBk * D;       // half [kBk][D]
+    static constexpr size_t s = v + sizeof(__half) * kBk * D;       // float [kWarps][kRows][kBk]
+    static constexpr size_t p = s + sizeof(float) * kWarps * kRows * kBk; // half [kWarps][kRows][kBk]
+    static constexpr size_t o = p + sizeof(__half) * kWarps * kRows * kBk; // float [kBq][D]
+    static constexpr size_t corr = o + sizeof(float) * kBq * D;     // float [kBq]
+    static constexpr size_t bytes = corr + sizeof(float) * kBq;
+};
+
+// rows [row0, row0 + kBq) of a [len][tok-strided] float matrix into half smem, zeros past len
+template <int D>
+__device__ void load_tile(__half *dst, const float *src, int64_t tok, int row0, int len)
+{
+    for (int e = threadIdx.x; e < kBq * D; e += blockDim.x) {
+        const int r = e / D, c = e % D, row = row0 + r;
+        dst[e] = __float2half_rn(row < len ? src[(int64_t)row * tok + c] : 0.0f);
+    }
+}
+
+template <int D>
+__global__ void __launch_bounds__(kWarps * 32) flash_k(vck_attn a, int seq0)
+{
+    extern __shared__ __align__(128) unsigned char smem[];
+    using L = Smem<D>;
+    __half *qs = (__half *)(smem + L::q), *ks = (__half *)(smem + L::k), *vs = (__half *)(smem + L::v);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    float *sw = (float *)(smem + L::s) + warp * kRows * kBk;
+    __half *pw = (__half *)(smem + L::p) + warp * kRows * kBk;
+    float *ow = (float *)(smem + L::o) + warp * kRows * D;
+    float *cw = (float *)(smem + L::corr) + warp * kRows;
+
+    const int h = blockIdx.y, sq = seq0 + blockIdx.z, q0 = blockIdx.x * kBq;
+    const int kvs = sq / a.kv_group;
+    const float *qg = a.q + sq * a.q_seq + (int64_t)h * D;
+    const float *kg = a.k + kvs * a.k_seq + (int64_t)h * D;
+    const float *vg = a.v + kvs * a.v_seq + (int64_t)h * D;
+
+    load_tile<D>(qs, qg, a.q_tok, q0, a.lq);
+    for (int e = lane; e < kRows * D; e += 32) ow[e] = 0.0f;
+
+    // lane pair (2r, 2r+1) owns row r of the warp's 16: columns [32*half, 32*half + 32)
+    const int r = lane >> 1, half = lane & 1, qi = q0 + warp * kRows + r;
+    float m = -INFINITY, l = 0.0f;
+    const int lk_end = a.causal ? min(a.lk, q0 + kBq) : a.lk;
+
+    for (int j0 = 0; j0 < lk_end; j0 += kBk) {
+        __syncthreads(); // the previous tile's K and V are no longer read
+        load_tile<D>(ks, kg, a.k_tok, j0, a.lk);
+        load_tile<D>(vs, vg, a.v_tok, j0, a.lk);
+        __syncthreads();
+
+        // S[16][64] = Q_w K^T
+        for (int n = 0; n < kBk / 16; n++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+            wmma::fill_fragment(acc, 0.0f);
+            for (int kk = 0; kk < D / 16; kk++) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb;
+                wmma::load_matrix_sync(fa, qs + warp * kRows * D + kk * 16, D);
+                wmma::load_matrix_sync(fb, ks + n * 16 * D + kk * 16, D);
+                wmma::mma_sync(acc, fa, fb, acc);
+            }
+            wmma::store_matrix_sync(sw + n * 16, acc, kBk, wmma::mem_row_major);
+        }
+        __syncwarp();
+
+        // online softmax of row r over this tile's 64 keys
+        float sc[32], tmax = -INFINITY;
+#pragma unroll
+        for (int t = 0; t < 32; t++) {
+            const int c = half * 32 + t, j = j0 + c;
+            float s = sw[r * kBk + c] * a.scale;
+            if (j >= a.lk || (a.causal && j > qi)) s = -INFINITY;
+            sc[t] = s;
+            tmax = fmaxf(tmax, s);
+        }
+        tmax = fmaxf(tmax, __shfl_xor_sync(0xffffffffu, tmax, 1));
+        const float mnew = fmaxf(m, tmax);
+        const float corr = (m == -INFINITY) ? 0.0f : expf(m - mnew);
+        float psum = 0.0f;
+#pragma unroll
+        for (int t = 0; t < 32; t++) {
+            const float pv = (sc[t] == -INFINITY) ? 0.0f : expf(sc[t] - mnew);
+            psum += pv;
+            pw[r * kBk + half * 32 + t] = __float2half_rn(pv);
+        }
+        psum += __shfl_xor_sync(0xffffffffu, psum, 1);
+        l = l * corr + psum;
+        m = mnew;
+        if (half == 0) cw[r] = corr;
+        __syncwarp();
+
+        // O_w = corr * O_w + P V
+        for (int e = lane; e < kRows * D; e += 32) ow[e] *= cw[e / D];
+        __syncwarp();
+        for (int c = 0; c < D / 16; c++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+            wmma::load_matrix_sync(acc, ow + c * 16, D, wmma::mem_row_major);
+            for (int kk = 0; kk < kBk / 16; kk++) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
+                wmma::load_matrix_sync(fa, pw + kk * 16, kBk);
+                wmma::load_matrix_sync(fb, vs + kk * 16 * D + c * 16, D);
+                wmma::mma_sync(acc, fa, fb, acc);
+            }
+            wmma::store_matrix_sync(ow + c * 16, acc, D, wmma::mem_row_major);
+        }
+        __syncwarp();
+    }
+
+    if (half == 0) cw[r] = l > 0.0f ? 1.0f / l : 0.0f;
+    __syncwarp();
+    for (int e = lane; e < kRows * D; e += 32) {
+        const int rr = e / D, c = e % D, row = q0 + warp * kRows + rr;
+        if (row >= a.lq) continue;
+        float *og = a.o + sq * a.o_seq + (int64_t)row * a.o_tok + (int64_t)h * D + c;
+        const float val = ow[e] * cw[rr];
+        *og = a.accumulate ? *og + val : val;
+    }
+}
+
+template <int D>
+int launch(const vck_attn *a, cudaStream_t s)
+{
+    const size_t smem = Smem<D>::bytes;
+    cudaError_t e = cudaFuncSetAttribute(flash_k<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    if (e != cudaSuccess) return (int)e;
+    for (int seq0 = 0; seq0 < a->n_seq; seq0 += 65535) {
+        const int nz = min(65535, a->n_seq - seq0);
+        dim3 grid((unsigned)((a->lq + kBq - 1) / kBq), (unsigned)a->heads, (unsigned)nz);
+        flash_k<D><<<grid, kWarps * 32, smem, s>>>(*a, seq0);
+        if ((e = cudaGetLastError()) != cudaSuccess) return (int)e;
+    }
+    return 0;
+}
+
+} // namespace
+
+extern "C" bool vck_attention_fp16_supported(const vck_attn *a)
+{
+    return !a->rel_k && !a->rel_v && (a->d == 32 || a->d == 64 || a->d == 80 || a->d == 128);
+}
+
+extern "C" int vck_attention_fp16(vck_stream s, const vck_attn *a)
+{
+    if (a->n_seq <= 0 || a->lq <= 0 || a->heads <= 0) return 0;
+    if (a->lk <= 0 || a->kv_group < 1 || !vck_attention_fp16_supported(a)) return (int)cudaErrorInvalidValue;
+    switch (a->d) {
+    case 32: return launch<32>(a, (cudaStream_t)s);
+    case 64: return launch<64>(a, (cudaStream_t)s);
+    case 80: return launch<80>(a, (cudaStream_t)s);
+    default: return launch<128>(a, (cudaStream_t)s);
+    }
+}

@@ -1,0 +1,259 @@
+/* checked.c - the "cpu-checked" backend: the CPU backend seen through device
+ * addresses, for testing the model code's host/device discipline without a GPU.
+ *
+ * Memory from alloc/reserve is handed out at its address plus 2^62, which is
+ * not canonical on x86-64 (nor mapped on any 64-bit host), so model code that
+ * dereferences backend memory on the host faults at once instead of working by
+ * accident as it would on the plain CPU backend. Each op turns such addresses
+ * back before calling the CPU op. Arguments are also checked the way a device
+ * backend needs them: outputs and activations must be backend memory; only the
+ * weight-like inputs (weights, biases, norm affines, relative-position tables,
+ * the time-embedding vector) may be host arrays, which a device backend uploads
+ * once and caches (add's second operand too: position tables). The first violation is reported by sync as a backend error
+ * naming the op and the argument.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "backend.h"
+
+#define FAKE_BIT ((uintptr_t)1 << 62)
+
+typedef struct checked_impl {
+    vc_backend *cpu;
+    char violation[256];
+} checked_impl;
+
+static checked_impl *impl_of(vc_backend *be) { return be->impl; }
+static vc_backend *inner(vc_backend *be) { return impl_of(be)->cpu; }
+
+static bool is_fake(const void *p) { return ((uintptr_t)p & FAKE_BIT) != 0; }
+static void *fake(void *p) { return p ? (void *)((uintptr_t)p | FAKE_BIT) : NULL; }
+
+static void violate(vc_backend *be, const char *op, const char *arg, const char *why)
+{
+    checked_impl *c = impl_of(be);
+    if (!c->violation[0]) snprintf(c->violation, sizeof c->violation, "cpu-checked: %s: %s %s", op, arg, why);
+}
+
+/* Backend memory argument: must be a handed-out address (or NULL). */
+static void *dev(vc_backend *be, const void *p, const char *op, const char *arg)
+{
+    if (!p) return NULL;
+    if (!is_fake(p)) {
+        violate(be, op, arg, "is host memory where backend memory is required");
+        return (void *)p;
+    }
+    return (void *)((uintptr_t)p & ~FAKE_BIT);
+}
+
+/* Weight-like input: backend memory or a host array. */
+static const float *wgt(const void *p) { return (const float *)((uintptr_t)p & ~FAKE_BIT); }
+
+/* Host memory argument of upload/download/widen. */
+static void *host(vc_backend *be, const void *p, const char *op, const char *arg)
+{
+    if (is_fake(p)) {
+        violate(be, op, arg, "is backend memory where host memory is required");
+        return (void *)((uintptr_t)p & ~FAKE_BIT);
+    }
+    return (void *)p;
+}
+
+#define OPS (inner(be)->ops)
+#define D(p, arg) dev(be, p, __func__ + 3, arg)
+
+static void *ck_alloc(vc_backend *be, size_t bytes) { return fake(OPS->alloc(inner(be), bytes)); }
+static void ck_free(vc_backend *be, void *p) { OPS->free(inner(be), D(p, "ptr")); }
+static void ck_upload(vc_backend *be, void *dst, const void *src, size_t n)
+{
+    OPS->upload(inner(be), D(dst, "dst"), host(be, src, "upload", "src"), n);
+}
+static void ck_download(vc_backend *be, void *dst, const void *src, size_t n)
+{
+    OPS->download(inner(be), host(be, dst, "download", "dst"), D(src, "src"), n);
+}
+static void ck_copy(vc_backend *be, void *dst, const void *src, size_t n)
+{
+    OPS->copy(inner(be), D(dst, "dst"), D(src, "src"), n);
+}
+static void ck_fill(vc_backend *be, float *y, float v, int64_t n) { OPS->fill(inner(be), D(y, "y"), v, n); }
+
+static void ck_gemm(vc_backend *be, const vc_gemm_args *a)
+{
+    vc_gemm_args g = *a;
+    g.a = D(a->a, "a");
+    g.b = D(a->b, "b");
+    g.c = D(a->c, "c");
+    OPS->gemm(inner(be), &g);
+}
+static void ck_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *bias,
+                      int32_t out, const float *residual, float *y)
+{
+    OPS->linear(inner(be), D(x, "x"), rows, in, wgt(w), wgt(bias), out, D(residual, "residual"), D(y, "y"));
+}
+static void ck_conv2d(vc_backend *be, const vc_conv2d_args *a)
+{
+    vc_conv2d_args c = *a;
+    c.x = D(a->x, "x");
+    c.weight = wgt(a->weight);
+    c.bias = wgt(a->bias);
+    c.residual = D(a->residual, "residual");
+    c.y = D(a->y, "y");
+    OPS->conv2d(inner(be), &c);
+}
+static void ck_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
+                             const float *w, const float *bias, int32_t co, int32_t kt, const float *residual, float *y)
+{
+    OPS->conv_temporal(inner(be), D(x, "x"), B, ci, T, S, wgt(w), wgt(bias), co, kt, D(residual, "residual"),
+                       D(y, "y"));
+}
+static void ck_group_norm(vc_backend *be, const float *x, float *y, int32_t n, int32_t C, int64_t S, int32_t G,
+                          const float *gamma, const float *beta, float eps, bool silu)
+{
+    OPS->group_norm(inner(be), D(x, "x"), D(y, "y"), n, C, S, G, wgt(gamma), wgt(beta), eps, silu);
+}
+static void ck_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows, int32_t width, const float *gamma,
+                          const float *beta, float eps)
+{
+    OPS->layer_norm(inner(be), D(x, "x"), D(y, "y"), rows, width, wgt(gamma), wgt(beta), eps);
+}
+static void ck_attention(vc_backend *be, const vc_attn_args *a)
+{
+    vc_attn_args t = *a;
+    t.q = D(a->q, "q");
+    t.k = D(a->k, "k");
+    t.v = D(a->v, "v");
+    t.o = D(a->o, "o");
+    t.rel_k = wgt(a->rel_k);
+    t.rel_v = wgt(a->rel_v);
+    OPS->attention(inner(be), &t);
+}
+static void ck_silu(vc_backend *be, const float *x, float *y, int64_t n) { OPS->silu(inner(be), D(x, "x"), D(y, "y"), n); }
+static void ck_gelu(vc_backend *be, const float *x, float *y, int64_t n) { OPS->gelu(inner(be), D(x, "x"), D(y, "y"), n); }
+static void ck_geglu(vc_backend *be, const float *x, float *y, int64_t rows, int32_t inner_n)
+{
+    OPS->geglu(inner(be), D(x, "x"), D(y, "y"), rows, inner_n);
+}
+static void ck_add(vc_backend *be, const float *a, const float *b, float *y, int64_t n)
+{
+    OPS->add(inner(be), D(a, "a"), wgt(b), D(y, "y"), n); /* b may be a weight (position table) */
+}
+static void ck_axpby(vc_backend *be, float a, const float *x, float b, float *y, int64_t n)
+{
+    OPS->axpby(inner(be), a, D(x, "x"), b, D(y, "y"), n);
+}
+static void ck_scale(vc_backend *be, const float *x, float s, float *y, int64_t n)
+{
+    OPS->scale(inner(be), D(x, "x"), s, D(y, "y"), n);
+}
+static void ck_add_channel(vc_backend *be, float *x, const float *v, int64_t n, int32_t C, int64_t S, int64_t vs)
+{
+    OPS->add_channel(inner(be), D(x, "x"), wgt(v), n, C, S, vs);
+}
+static void ck_permute(vc_backend *be, const float *x, float *y, int32_t ndim, const int64_t *shape,
+                       const int32_t *perm)
+{
+    OPS->permute(inner(be), D(x, "x"), D(y, "y"), ndim, shape, perm);
+}
+static void ck_upsample(vc_backend *be, const float *x, float *y, int64_t nc, int32_t h, int32_t w)
+{
+    OPS->upsample_nearest2x(inner(be), D(x, "x"), D(y, "y"), nc, h, w);
+}
+static void ck_concat(vc_backend *be, const float *a, int32_t ca, const float *b, int32_t cb, float *y, int64_t n,
+                      int64_t S)
+{
+    OPS->concat_channels(inner(be), D(a, "a"), ca, D(b, "b"), cb, D(y, "y"), n, S);
+}
+static void ck_ddim_step(vc_backend *be, const vc_ddim_args *a)
+{
+    vc_ddim_args t = *a;
+    t.x = D(a->x, "x");
+    t.ec = D(a->ec, "ec");
+    t.eu = D(a->eu, "eu");
+    t.z = D(a->z, "z");
+    t.x_next = D(a->x_next, "x_next");
+    t.x0 = D(a->x0, "x0");
+    OPS->ddim_step(inner(be), &t);
+}
+static void ck_widen(vc_backend *be, float *dst, const uint16_t *src, vc_dtype dtype, int64_t n)
+{
+    OPS->widen(inner(be), D(dst, "dst"), host(be, src, "widen", "src"), dtype, n);
+}
+static void *ck_reserve(vc_backend *be, size_t *bytes) { return fake(OPS->reserve(inner(be), bytes)); }
+static void ck_unreserve(vc_backend *be, void *p, size_t bytes) { OPS->unreserve(inner(be), D(p, "ptr"), bytes); }
+
+static vc_status ck_sync(vc_backend *be, char *msg, size_t cap)
+{
+    checked_impl *c = impl_of(be);
+    if (!c->violation[0]) return VC_STATUS_OK;
+    if (msg && cap) snprintf(msg, cap, "%s", c->violation);
+    c->violation[0] = 0;
+    return VC_STATUS_BACKEND_ERROR;
+}
+
+static void ck_destroy(vc_backend *be)
+{
+    if (!be) return;
+    if (be->impl) vc_backend_destroy(inner(be));
+    free(be->impl);
+    free(be);
+}
+
+static const vc_backend_ops checked_ops = {
+    .name = "cpu-checked",
+    .destroy = ck_destroy,
+    .alloc = ck_alloc,
+    .free = ck_free,
+    .upload = ck_upload,
+    .download = ck_download,
+    .copy = ck_copy,
+    .fill = ck_fill,
+    .gemm = ck_gemm,
+    .linear = ck_linear,
+    .conv2d = ck_conv2d,
+    .conv_temporal = ck_conv_temporal,
+    .group_norm = ck_group_norm,
+    .layer_norm = ck_layer_norm,
+    .attention = ck_attention,
+    .silu = ck_silu,
+    .gelu = ck_gelu,
+    .geglu = ck_geglu,
+    .add = ck_add,
+    .axpby = ck_axpby,
+    .scale = ck_scale,
+    .add_channel = ck_add_channel,
+    .permute = ck_permute,
+    .upsample_nearest2x = ck_upsample,
+    .concat_channels = ck_concat,
+    .ddim_step = ck_ddim_step,
+    .sync = ck_sync,
+    .widen = ck_widen,
+    .reserve = ck_reserve,
+    .unreserve = ck_unreserve,
+};
+
+vc_status vc_checked_backend_create(vc_context *ctx, int32_t n_threads, vc_backend **out)
+{
+    *out = NULL;
+    if (sizeof(void *) != 8) return vc_fail(ctx, VC_STATUS_BACKEND_UNAVAILABLE, "cpu-checked needs a 64-bit host");
+    vc_backend *be = calloc(1, sizeof *be);
+    checked_impl *c = calloc(1, sizeof *c);
+    if (!be || !c) {
+        free(be);
+        free(c);
+        return vc_fail(ctx, VC_STATUS_OUT_OF_MEMORY, "out of memory creating the cpu-checked backend");
+    }
+    vc_status st = vc_cpu_backend_create(ctx, n_threads, &c->cpu);
+    if (st != VC_STATUS_OK) {
+        free(be);
+        free(c);
+        return st;
+    }
+    be->ops = &checked_ops;
+    be->ctx = ctx;
+    be->n_threads = n_threads;
+    be->impl = c;
+    *out = be;
+    return VC_STATUS_OK;
+}
