@@ -25,6 +25,15 @@ $(BUILD)/test/cuda/test_cuda_backend: test/cuda/test_cuda_backend.c $(AR_LIB) $(
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(AR_LIB) $(LIBS)
 
-# Kernel checks against the CPU backend; they skip, saying so, without a GPU.
-check-cuda: all $(BUILD)/test/cuda/test_cuda_backend
+# Kernel checks against the CPU backend, then the reference cases end to end
+# on the GPU in float32 (1e-4) and fp16 mode (the contract's fp16 column); all
+# skip, saying so, without a GPU.
+CUDA_PARITY := test_text test_unet test_ddim test_vae test_image
+check-cuda: all $(BUILD)/test/cuda/test_cuda_backend $(CUDA_PARITY:%=$(BUILD)/test/%)
 	LD_LIBRARY_PATH=$(BUILD) $(BUILD)/test/cuda/test_cuda_backend
+	@if LD_LIBRARY_PATH=$(BUILD) $(BUILD)/test/cuda/test_cuda_backend --probe; then \
+	  set -e; for prec in fp32 fp16; do for t in $(CUDA_PARITY); do \
+	    echo "== $$t (cuda $$prec)"; \
+	    LD_LIBRARY_PATH=$(BUILD) VC_TEST_BACKEND=cuda VIDEOCRAFTER_CUDA_PRECISION=$$prec $(BUILD)/test/$$t; \
+	  done; done; \
+	else echo "SKIP: reference cases on cuda (no GPU)"; fi

@@ -21,9 +21,10 @@ inline unsigned blocks_for(int64_t n)
 
 __global__ void fill_k(float *y, float v, int64_t n) { GRID_STRIDE(i, n) y[i] = v; }
 
-// cols [nimg][ci*kh*kw][oh*ow] for images [nimg][ci][h][w]
+// cols [nimg][ci*kh*kw][oh*ow] for images [nimg][ci][h][w]; OUT float, or __half for the fp16 mode
+template <typename OUT>
 __global__ void im2col_k(const float *x, int64_t nimg, int ci, int h, int w, int kh, int kw, int stride, int pt,
-                         int pl, int oh, int ow, float *cols)
+                         int pl, int oh, int ow, OUT *cols)
 {
     const int64_t P = (int64_t)oh * ow, per = (int64_t)ci * kh * kw * P;
     GRID_STRIDE(i, nimg * per) {
@@ -33,7 +34,7 @@ __global__ void im2col_k(const float *x, int64_t nimg, int ci, int h, int w, int
         int u = (int)(r % (kh * kw)) / kw, v = (int)(r % kw), c = (int)(r / (kh * kw));
         int iy = oy * stride + u - pt, ix = ox * stride + v - pl;
         const float *xi = x + img * ci * (int64_t)h * w;
-        cols[i] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? xi[((int64_t)c * h + iy) * w + ix] : 0.0f;
+        cols[i] = (OUT)((iy >= 0 && iy < h && ix >= 0 && ix < w) ? xi[((int64_t)c * h + iy) * w + ix] : 0.0f);
     }
 }
 
@@ -153,7 +154,14 @@ int vck_fill(vck_stream s, float *y, float v, int64_t n) { LAUNCH(fill_k, n, y, 
 int vck_im2col(vck_stream s, const float *x, int64_t nimg, int ci, int h, int w, int kh, int kw, int stride, int pt,
                int pl, int oh, int ow, float *cols)
 {
-    LAUNCH(im2col_k, nimg * ci * kh * kw * oh * ow, x, nimg, ci, h, w, kh, kw, stride, pt, pl, oh, ow, cols);
+    LAUNCH(im2col_k<float>, nimg * ci * kh * kw * oh * ow, x, nimg, ci, h, w, kh, kw, stride, pt, pl, oh, ow, cols);
+}
+
+int vck_im2col_f16(vck_stream s, const float *x, int64_t nimg, int ci, int h, int w, int kh, int kw, int stride,
+                   int pt, int pl, int oh, int ow, void *cols)
+{
+    LAUNCH(im2col_k<__half>, nimg * ci * kh * kw * oh * ow, x, nimg, ci, h, w, kh, kw, stride, pt, pl, oh, ow,
+           (__half *)cols);
 }
 
 int vck_ddim_step(vck_stream s, const vck_ddim *a) { LAUNCH(ddim_k, a->n, *a); }

@@ -17,6 +17,9 @@ int vck_fill(vck_stream s, float *y, float v, int64_t n);
 /* cols [nimg][ci*kh*kw][oh*ow] of images x [nimg][ci][h][w] */
 int vck_im2col(vck_stream s, const float *x, int64_t nimg, int ci, int h, int w, int kh, int kw, int stride, int pt,
                int pl, int oh, int ow, float *cols);
+/* the same with IEEE half columns (fp16 mode) */
+int vck_im2col_f16(vck_stream s, const float *x, int64_t nimg, int ci, int h, int w, int kh, int kw, int stride,
+                   int pt, int pl, int oh, int ow, void *cols);
 /* y[n] (IEEE half, round to nearest even) = x[n] */
 int vck_f32_to_f16(vck_stream s, const float *x, void *y, int64_t n);
 /* y[n] = x[n] halves (f16, or bf16 when bf16) widened exactly */
@@ -49,6 +52,10 @@ typedef struct vck_attn {
     bool causal, accumulate;
 } vck_attn;
 int vck_attention(vck_stream s, const vck_attn *a);
+/* Tensor-core version (kernels/flash_attention.cu): half products, float32
+ * softmax and accumulation; head widths 32, 64, 80, 128, no rel-pos tables. */
+bool vck_attention_fp16_supported(const vck_attn *a);
+int vck_attention_fp16(vck_stream s, const vck_attn *a);
 
 int vck_silu(vck_stream s, const float *x, float *y, int64_t n);
 int vck_gelu(vck_stream s, const float *x, float *y, int64_t n);

@@ -72,6 +72,13 @@ double vct_rel_err(const vc_tensor *out, const vc_tensor *ref)
     return maxref > 0 ? maxdiff / maxref : maxdiff;
 }
 
+double vct_tol(double fp32, double fp16)
+{
+    const char *prec = getenv("VIDEOCRAFTER_CUDA_PRECISION");
+    const char *be = getenv("VC_TEST_BACKEND");
+    return prec && be && !strcmp(prec, "fp16") && !strcmp(be, "cuda") ? fp16 : fp32;
+}
+
 void vct_assert_close(const vc_tensor *out, const vc_tensor *ref, double tol, const char *what)
 {
     double err = vct_rel_err(out, ref);

@@ -19,6 +19,9 @@ void vct_load(vc_tensor *t, const char *fmt, ...) __attribute__((format(printf, 
 /* err = max|out - ref| / max|ref| (interface contract §5); fails the test on a shape mismatch. */
 double vct_rel_err(const vc_tensor *out, const vc_tensor *ref);
 /* Asserts vct_rel_err <= tol, printing the error either way. */
+/* The contract's tolerance for a reference stage: fp32, or fp16 when the tests
+ * run on the CUDA backend in its fp16 mode (make check-cuda). */
+double vct_tol(double fp32, double fp16);
 void vct_assert_close(const vc_tensor *out, const vc_tensor *ref, double tol, const char *what);
 /* A context with the default CPU backend and quiet logs. */
 vc_context *vct_context(void);

@@ -9,7 +9,7 @@
 #include "support.h"
 #include "core/internal.h"
 
-#define TOL 1e-4
+#define TOL vct_tol(1e-4, 1e-2)
 
 static char *read_prompt(const char *case_name)
 {

@@ -36,6 +36,7 @@ static float *dev_copy(vc_backend *be, const float *h, int64_t n)
 }
 
 static int failures;
+static double g_tol = 1e-5; /* float32 mode; the fp16 mode's pass uses 1e-2 */
 
 static void compare(const char *what, vc_backend *gpu, const float *dev, const float *ref, int64_t n, double tol)
 {
@@ -64,13 +65,13 @@ static void check_linear(pair *p, int64_t rows, int in, int out)
     p->gpu->ops->linear(p->gpu, dx, rows, in, w, b, out, NULL, dy);
     char name[96];
     snprintf(name, sizeof name, "linear %lldx%d->%d", (long long)rows, in, out);
-    compare(name, p->gpu, dy, y, rows * out, 1e-5);
+    compare(name, p->gpu, dy, y, rows * out, g_tol);
     p->gpu->ops->free(p->gpu, dx);
     p->gpu->ops->free(p->gpu, dy);
     free(x); free(w); free(b); free(y);
 }
 
-static void check_conv(pair *p, int n, int ci, int h, int w, int co, int k, int stride, int pad)
+static void check_conv(pair *p, int n, int ci, int h, int w, int co, int k, int stride, int pad, bool residual)
 {
     int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
     int64_t nx = (int64_t)n * ci * h * w, ny = (int64_t)n * co * oh * ow;
@@ -83,7 +84,7 @@ static void check_conv(pair *p, int n, int ci, int h, int w, int co, int k, int 
     p->gpu->ops->conv2d(p->gpu, &a);
     char name[96];
     snprintf(name, sizeof name, "conv2d %dx%dx%dx%d k%d s%d -> %d", n, ci, h, w, k, stride, co);
-    compare(name, p->gpu, dy, y, ny, 1e-5);
+    compare(name, p->gpu, dy, y, ny, g_tol);
     p->gpu->ops->free(p->gpu, dx);
     p->gpu->ops->free(p->gpu, dy);
     free(x); free(wt); free(b); free(y);
@@ -98,7 +99,7 @@ static void check_group_norm(pair *p, int n, int C, int64_t S, bool silu)
     p->gpu->ops->group_norm(p->gpu, dx, dx, n, C, S, 32, g, b, 1e-5f, silu);
     char name[96];
     snprintf(name, sizeof name, "group_norm %dx%dx%lld%s", n, C, (long long)S, silu ? " +silu" : "");
-    compare(name, p->gpu, dx, y, nx, 1e-5);
+    compare(name, p->gpu, dx, y, nx, g_tol);
     p->gpu->ops->free(p->gpu, dx);
     free(x); free(g); free(b); free(y);
 }
@@ -119,20 +120,174 @@ static void check_attention(pair *p, int n_seq, int heads, int lq, int lk, int d
     p->gpu->ops->attention(p->gpu, &a);
     char name[96];
     snprintf(name, sizeof name, "attention seq%d h%d %dx%d d%d g%d rel%d", n_seq, heads, lq, lk, d, kv_group, rel_max);
-    compare(name, p->gpu, dout, o, nq, 1e-5);
+    compare(name, p->gpu, dout, o, nq, g_tol);
     p->gpu->ops->free(p->gpu, dq); p->gpu->ops->free(p->gpu, dk);
     p->gpu->ops->free(p->gpu, dv); p->gpu->ops->free(p->gpu, dout);
     free(q); free(k); free(v); free(o); free(rk); free(rv);
 }
 
-int main(void)
+static void check_conv_temporal(pair *p, int B, int ci, int T, int64_t S, int co, bool residual)
 {
+    int64_t nx = (int64_t)B * ci * T * S, ny = (int64_t)B * co * T * S;
+    float *x = host_rand(nx), *w = host_rand((int64_t)co * ci * 3), *b = host_rand(co), *y = host_rand(ny);
+    float *dx = dev_copy(p->gpu, x, nx), *dy = dev_copy(p->gpu, y, ny);
+    p->cpu->ops->conv_temporal(p->cpu, x, B, ci, T, S, w, b, co, 3, residual ? y : NULL, y);
+    p->gpu->ops->conv_temporal(p->gpu, dx, B, ci, T, S, w, b, co, 3, residual ? dy : NULL, dy);
+    char name[96];
+    snprintf(name, sizeof name, "conv_temporal %dx%dx%dx%lld -> %d%s", B, ci, T, (long long)S, co,
+             residual ? " +res(=y)" : "");
+    compare(name, p->gpu, dy, y, ny, g_tol);
+    p->gpu->ops->free(p->gpu, dx);
+    p->gpu->ops->free(p->gpu, dy);
+    free(x); free(w); free(b); free(y);
+}
+
+static void check_layer_norm(pair *p, int64_t rows, int D)
+{
+    int64_t n = rows * D;
+    float *x = host_rand(n), *g = host_rand(D), *b = host_rand(D), *y = malloc((size_t)n * 4);
+    p->cpu->ops->layer_norm(p->cpu, x, y, rows, D, g, b, 1e-5f);
+    float *dx = dev_copy(p->gpu, x, n);
+    p->gpu->ops->layer_norm(p->gpu, dx, dx, rows, D, g, b, 1e-5f);
+    char name[96];
+    snprintf(name, sizeof name, "layer_norm %lldx%d", (long long)rows, D);
+    compare(name, p->gpu, dx, y, n, g_tol);
+    p->gpu->ops->free(p->gpu, dx);
+    free(x); free(g); free(b); free(y);
+}
+
+/* geglu, gelu, silu, add_channel, permute, upsample, concat: exact float32 maths on both */
+static void check_elementwise(pair *p)
+{
+    const int64_t rows = 2560, inner = 1280, n = rows * 2 * inner;
+    float *x = host_rand(n), *y = malloc((size_t)n * 4), *v = host_rand(2 * inner);
+    float *dx = dev_copy(p->gpu, x, n), *dy = p->gpu->ops->alloc(p->gpu, (size_t)n * 4);
+    p->cpu->ops->geglu(p->cpu, x, y, rows, (int)inner);
+    p->gpu->ops->geglu(p->gpu, dx, dy, rows, (int)inner);
+    compare("geglu 2560x(2x1280)", p->gpu, dy, y, rows * inner, 1e-5);
+    p->cpu->ops->gelu(p->cpu, x, y, n);
+    p->gpu->ops->gelu(p->gpu, dx, dy, n);
+    compare("gelu", p->gpu, dy, y, n, 1e-5);
+    p->cpu->ops->silu(p->cpu, x, y, n);
+    p->gpu->ops->silu(p->gpu, dx, dy, n);
+    compare("silu", p->gpu, dy, y, n, 1e-5);
+    memcpy(y, x, (size_t)n * 4);
+    p->cpu->ops->add_channel(p->cpu, y, v, 2, 1280, rows, 1280);
+    p->gpu->ops->copy(p->gpu, dy, dx, (size_t)n * 4);
+    p->gpu->ops->add_channel(p->gpu, dy, v, 2, 1280, rows, 1280);
+    compare("add_channel 2x1280x2560", p->gpu, dy, y, n, 1e-6);
+    int64_t shape[5] = {2, 320, 16, 20, 32};
+    int perm[5] = {0, 3, 4, 2, 1};
+    p->cpu->ops->permute(p->cpu, x, y, 5, shape, perm);
+    p->gpu->ops->permute(p->gpu, dx, dy, 5, shape, perm);
+    compare("permute b c t h w -> b h w t c", p->gpu, dy, y, 2 * 320 * 16 * 20 * 32, 0);
+    p->cpu->ops->upsample_nearest2x(p->cpu, x, y, 640, 20, 32);
+    p->gpu->ops->upsample_nearest2x(p->gpu, dx, dy, 640, 20, 32);
+    compare("upsample x2 640x20x32", p->gpu, dy, y, 640 * 4 * 20 * 32, 0);
+    p->cpu->ops->concat_channels(p->cpu, x, 640, x + 1000, 320, y, 4, 640);
+    p->gpu->ops->concat_channels(p->gpu, dx, 640, dx + 1000, 320, dy, 4, 640);
+    compare("concat 640+320", p->gpu, dy, y, 4 * 960 * 640, 0);
+    p->gpu->ops->free(p->gpu, dx);
+    p->gpu->ops->free(p->gpu, dy);
+    free(x); free(y); free(v);
+}
+
+/* the DDIM step must round exactly as the CPU backend (no FMA contraction) */
+static void check_ddim(pair *p, bool use_scale, bool noise)
+{
+    const int64_t n = 4 * 16 * 40 * 64;
+    float *x = host_rand(n), *ec = host_rand(n), *eu = host_rand(n), *z = host_rand(n);
+    float *y = malloc((size_t)n * 4), *x0 = malloc((size_t)n * 4);
+    vc_ddim_args a = {.sq1ma = 0.83f, .sqrt_a = 0.557f, .dir = 0.71f, .prev = 0.69f, .scale = 0.93f,
+                      .sigma = noise ? 0.11f : 0.0f, .guidance = 12.0f, .use_scale = use_scale,
+                      .x = x, .ec = ec, .eu = eu, .z = noise ? z : NULL, .x_next = y, .x0 = x0, .n = n};
+    p->cpu->ops->ddim_step(p->cpu, &a);
+    float *dx = dev_copy(p->gpu, x, n), *dec = dev_copy(p->gpu, ec, n), *deu = dev_copy(p->gpu, eu, n);
+    float *dz = dev_copy(p->gpu, z, n), *dx0 = p->gpu->ops->alloc(p->gpu, (size_t)n * 4);
+    a.x = dx; a.ec = dec; a.eu = deu; a.z = noise ? dz : NULL; a.x_next = dx; a.x0 = dx0;
+    p->gpu->ops->ddim_step(p->gpu, &a);
+    char name[96];
+    snprintf(name, sizeof name, "ddim_step%s%s (in place)", use_scale ? " scaled" : "", noise ? " +noise" : "");
+    compare(name, p->gpu, dx, y, n, 0);
+    compare("ddim_step x0", p->gpu, dx0, x0, n, 0);
+    p->gpu->ops->free(p->gpu, dx); p->gpu->ops->free(p->gpu, dec); p->gpu->ops->free(p->gpu, deu);
+    p->gpu->ops->free(p->gpu, dz); p->gpu->ops->free(p->gpu, dx0);
+    free(x); free(ec); free(eu); free(z); free(y); free(x0);
+}
+
+/* half-resident weights widened on the device, and the weight cache seeing new
+ * contents at an old address */
+static void check_widen_and_cache(pair *p)
+{
+    const int64_t n = 1 << 20;
+    uint16_t *h = malloc((size_t)n * 2);
+    float *ref = malloc((size_t)n * 4);
+    for (int64_t i = 0; i < n; i++) h[i] = (uint16_t)(i * 40503u);
+    for (int bf = 0; bf < 2; bf++) {
+        vc_dtype dt = bf ? VC_DTYPE_BF16 : VC_DTYPE_F16;
+        vc_half_to_f32(h, dt, ref, n);
+        float *d = p->gpu->ops->alloc(p->gpu, (size_t)n * 4);
+        p->gpu->ops->widen(p->gpu, d, h, dt, n);
+        compare(bf ? "widen bf16 (device)" : "widen f16 (device)", p->gpu, d, ref, n, 0);
+        p->gpu->ops->free(p->gpu, d);
+    }
+    const int rows = 64, in = 256, out = 128;
+    float *x = host_rand(rows * in), *w = host_rand(out * in), *y = malloc((size_t)rows * out * 4);
+    float *dx = dev_copy(p->gpu, x, rows * in), *dy = p->gpu->ops->alloc(p->gpu, (size_t)rows * out * 4);
+    p->gpu->ops->linear(p->gpu, dx, rows, in, w, NULL, out, NULL, dy);
+    for (int i = 0; i < out * in; i++) w[i] = frand(); /* same address, new weights */
+    p->cpu->ops->linear(p->cpu, x, rows, in, w, NULL, out, NULL, y);
+    p->gpu->ops->linear(p->gpu, dx, rows, in, w, NULL, out, NULL, dy);
+    compare("weight cache: new contents, same address", p->gpu, dy, y, rows * out, g_tol);
+    p->gpu->ops->free(p->gpu, dx);
+    p->gpu->ops->free(p->gpu, dy);
+    free(h); free(ref); free(x); free(w); free(y);
+}
+
+static void run_checks(pair *p)
+{
+    check_linear(p, 2560, 320, 320);
+    check_linear(p, 77, 1024, 1024);
+    check_linear(p, 16 * 2560, 320, 2560);
+    check_conv(p, 2, 320, 40, 64, 320, 3, 1, 1, false);
+    check_conv(p, 32, 320, 40, 64, 320, 3, 1, 1, true);
+    check_conv(p, 2, 320, 40, 64, 320, 3, 2, 1, false);
+    check_conv(p, 2, 640, 20, 32, 320, 1, 1, 0, true);
+    check_conv(p, 2, 4, 40, 64, 320, 3, 1, 1, false);
+    check_conv_temporal(p, 2, 320, 16, 2560, 320, true);
+    check_conv_temporal(p, 1, 640, 16, 640, 640, false);
+    check_group_norm(p, 16, 320, 2560, true);
+    check_group_norm(p, 1, 320, 16 * 2560, false);
+    check_layer_norm(p, 16 * 2560, 320);
+    check_layer_norm(p, 77, 1024);
+    check_attention(p, 2, 5, 2560, 2560, 64, 1, 0);   /* spatial self */
+    check_attention(p, 16, 5, 2560, 77, 64, 16, 0);   /* cross, context shared by 16 frames */
+    check_attention(p, 16, 10, 640, 93, 64, 16, 0);   /* I2V cross: 77 text + 16 image tokens */
+    check_attention(p, 2560, 5, 16, 16, 64, 1, 16);   /* temporal with relative position */
+    check_attention(p, 2560, 5, 16, 16, 64, 1, 0);    /* temporal without */
+    check_attention(p, 64, 5, 20, 20, 64, 1, 16);     /* clamp binds (T > M) */
+    check_attention(p, 1, 1, 2560, 2560, 512, 1, 0);  /* VAE mid attention */
+    check_attention(p, 2, 16, 257, 257, 80, 1, 0);    /* CLIP vision, head width 80 */
+    check_attention(p, 2, 16, 77, 77, 64, 1, 0);      /* text tower */
+    check_elementwise(p);
+    check_ddim(p, false, false);
+    check_ddim(p, true, true);
+    check_widen_and_cache(p);
+}
+
+int main(int argc, char **argv)
+{
+    const bool probe = argc > 1 && !strcmp(argv[1], "--probe"); /* exit 0 iff a GPU context can be made */
     vc_context_params cp;
     vc_context_default_params(&cp);
     cp.backend = "cuda";
     cp.log_level = VC_LOG_NONE;
     vc_context *gctx = NULL;
     vc_status st = vc_context_create(&cp, &gctx);
+    if (probe) {
+        vc_context_free(gctx);
+        return st == VC_STATUS_OK ? 0 : 1;
+    }
     if (st == VC_STATUS_BACKEND_UNAVAILABLE) {
         printf("SKIP: %s\n", vc_last_error());
         return 0;
@@ -145,19 +300,20 @@ int main(void)
     vc_context *cctx = NULL;
     if (vc_context_create(&cp, &cctx) != VC_STATUS_OK) return 1;
     pair p = {cctx->backend, gctx->backend};
-    check_linear(&p, 2560, 320, 320);
-    check_linear(&p, 77, 1024, 1024);
-    check_conv(&p, 2, 320, 40, 64, 320, 3, 1, 1);
-    check_conv(&p, 2, 320, 40, 64, 320, 3, 2, 1);
-    check_conv(&p, 2, 640, 20, 32, 320, 1, 1, 0);
-    check_group_norm(&p, 16, 320, 2560, true);
-    check_group_norm(&p, 1, 320, 16 * 2560, false);
-    check_attention(&p, 2, 5, 2560, 2560, 64, 1, 0);   /* spatial self */
-    check_attention(&p, 16, 5, 2560, 77, 64, 16, 0);   /* cross, context shared by 16 frames */
-    check_attention(&p, 2560, 5, 16, 16, 64, 1, 16);   /* temporal with relative position */
-    check_attention(&p, 64, 5, 20, 20, 64, 1, 16);     /* clamp binds (T > M) */
-    check_attention(&p, 1, 1, 2560, 2560, 512, 1, 0);  /* VAE mid attention */
-    check_attention(&p, 2, 16, 257, 257, 80, 1, 0);    /* CLIP vision, head width 80 */
+    printf("float32 mode (limit 1e-5 of the largest |value|):\n");
+    run_checks(&p);
+    vc_context_free(gctx);
+    /* fp16 mode: half GEMM operands and tensor-core attention, float32 accumulation */
+    setenv("VIDEOCRAFTER_CUDA_PRECISION", "fp16", 1);
+    cp.backend = "cuda";
+    if (vc_context_create(&cp, &gctx) != VC_STATUS_OK) {
+        printf("FAIL: cuda fp16 context: %s\n", vc_last_error());
+        return 1;
+    }
+    p.gpu = gctx->backend;
+    g_tol = 1e-2;
+    printf("fp16 mode (limit 1e-2):\n");
+    run_checks(&p);
     vc_context_free(cctx);
     vc_context_free(gctx);
     printf(failures ? "FAILED: %d check(s)\n" : "all CUDA backend checks passed\n", failures);

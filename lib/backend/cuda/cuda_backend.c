@@ -1,14 +1,19 @@
 /* cuda_backend.c - the CUDA backend (libvideocrafter-cuda.so.1), loaded at run
  * time by the core (lib/backend/registry.c) so the core runs without CUDA.
  *
- * Activations live in device memory from the backend's alloc. Read-only inputs
- * that arrive as host pointers (the model's weights, which are host arrays of
- * the weight store) are uploaded once and cached by (pointer, size): weights
- * upload once per context and stay on the GPU. GEMMs and convolutions go
- * through cuBLAS (convolutions as im2col + GEMM), the rest through the
+ * Activations live in device memory from the backend's alloc (the arena keeps
+ * its blocks, so after the first step no allocation happens). Weight-like
+ * inputs that arrive as host pointers (the weight store's arrays) are uploaded
+ * once and cached by pointer, with a fingerprint of the contents so that a
+ * later model mapped at the same address is not mistaken for the old one;
+ * half-resident models (weights_dtype f16/bf16) keep their halves on the GPU
+ * and widen a layer at a time on the device. GEMMs and convolutions go through
+ * cuBLAS (convolutions as batched im2col + GEMM), the rest through the
  * hand-written kernels of kernels/. Precision: float32 by default (TF32 off,
- * spec "Conventions"); VIDEOCRAFTER_CUDA_PRECISION=fp16 lets cuBLAS use fp16
- * tensor cores with float32 accumulation.
+ * spec "Conventions"). VIDEOCRAFTER_CUDA_PRECISION=fp16: weights of linear
+ * layers and convolutions are cached as fp16 and multiplied with fp16
+ * activations on the tensor cores (float32 accumulation and output), attention
+ * runs the tensor-core flash kernel, the rest stays float32.
  */
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -21,11 +26,17 @@
 
 #define VC_CUDA_EXPORT __attribute__((visibility("default")))
 
+enum { COPY_F32 = 0, COPY_F16 = 1, COPY_RAW = 2 }; /* kinds of cached device copy */
+
 typedef struct weight_slot {
     const void *host;
-    size_t bytes;
+    int kind;
+    size_t bytes;              /* host bytes the copy was made from */
+    uint32_t print[4];         /* sampled host words at upload time */
     void *dev;
 } weight_slot;
+
+enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_N };
 
 typedef struct cuda_impl {
     int device;
@@ -36,8 +47,8 @@ typedef struct cuda_impl {
     char errtext[256];
     weight_slot *slots;        /* open addressing on the host pointer */
     size_t n_slots, used_slots;
-    float *scratch;            /* im2col buffer */
-    size_t scratch_bytes;
+    void *scratch[SCRATCH_N];  /* im2col columns, half activations, upload staging */
+    size_t scratch_bytes[SCRATCH_N];
 } cuda_impl;
 
 static cuda_impl *impl_of(vc_backend *be) { return (cuda_impl *)be->impl; }
@@ -59,7 +70,10 @@ static void note_blas(vc_backend *be, cublasStatus_t st, const char *what)
     snprintf(c->errtext, sizeof c->errtext, "cublas: %s failed (status %d)", what, (int)st);
 }
 
-static size_t hash_ptr(const void *p, size_t n) { return (((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) & (n - 1); }
+static size_t hash_key(const void *p, int kind, size_t n)
+{
+    return ((((uintptr_t)p >> 2) ^ ((uintptr_t)kind << 60)) * 0x9E3779B97F4A7C15ull >> 7) & (n - 1);
+}
 
 static bool grow_slots(cuda_impl *c)
 {
@@ -68,7 +82,7 @@ static bool grow_slots(cuda_impl *c)
     if (!s) return false;
     for (size_t i = 0; i < c->n_slots; i++) {
         if (!c->slots[i].host) continue;
-        size_t h = hash_ptr(c->slots[i].host, n);
+        size_t h = hash_key(c->slots[i].host, c->slots[i].kind, n);
         while (s[h].host) h = (h + 1) & (n - 1);
         s[h] = c->slots[i];
     }
@@ -78,38 +92,96 @@ static bool grow_slots(cuda_impl *c)
     return true;
 }
 
-/* Device view of a read-only input: device pointers pass through, host memory
- * is uploaded once (weights) and cached. */
-static const float *dev_in(vc_backend *be, const void *p, size_t bytes)
+/* Four words spread over the host array: a different model mapped at the same
+ * address differs there, the same weights do not. */
+static void fingerprint(const void *p, size_t bytes, uint32_t out[4])
 {
+    memset(out, 0, 4 * sizeof *out);
+    if (bytes < 4) return;
+    size_t words = bytes / 4;
+    for (int i = 0; i < 4; i++) memcpy(&out[i], (const char *)p + 4 * ((words - 1) * (size_t)i / 3), 4);
+}
+
+static void *scratch(vc_backend *be, int which, size_t bytes);
+
+/* Device copy of `kind` made from host array p, created on first use. */
+static void *make_copy(vc_backend *be, const void *p, size_t bytes, int kind)
+{
+    cuda_impl *c = impl_of(be);
+    size_t dev_bytes = kind == COPY_F16 ? bytes / 2 : bytes;
+    void *d = NULL;
+    int e = cudaMalloc(&d, dev_bytes ? dev_bytes : 4);
+    if (e) {
+        cudaGetLastError();
+        note_cuda(be, e, "weight upload (device memory full)");
+        return NULL;
+    }
+    if (kind != COPY_F16) {
+        e = cudaMemcpyAsync(d, p, bytes, cudaMemcpyHostToDevice, c->stream);
+    } else {
+        float *stage = scratch(be, SCRATCH_STAGE, bytes);
+        if (!stage) {
+            cudaFree(d);
+            return NULL;
+        }
+        e = cudaMemcpyAsync(stage, p, bytes, cudaMemcpyHostToDevice, c->stream);
+        if (!e) e = vck_f32_to_f16(c->stream, stage, d, (int64_t)(bytes / 4));
+    }
+    if (e) {
+        cudaFree(d);
+        note_cuda(be, e, "weight upload");
+        return NULL;
+    }
+    return d;
+}
+
+/* Cached device copy of a weight-like host input; device pointers pass through
+ * (f32 only: the per-layer widened weights of half-resident models). */
+static const void *dev_weight(vc_backend *be, const void *p, size_t bytes, int kind, bool *is_device)
+{
+    if (is_device) *is_device = false;
     if (!p) return NULL;
     cuda_impl *c = impl_of(be);
     struct cudaPointerAttributes attr;
     if (cudaPointerGetAttributes(&attr, p) == cudaSuccess &&
-        (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged))
+        (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged)) {
+        if (is_device) *is_device = true;
         return p;
+    }
     cudaGetLastError(); /* clear the sticky "invalid value" of unregistered host memory */
+    uint32_t print[4];
+    fingerprint(p, bytes, print);
     if (c->n_slots) {
-        for (size_t h = hash_ptr(p, c->n_slots); c->slots[h].host; h = (h + 1) & (c->n_slots - 1))
-            if (c->slots[h].host == p && c->slots[h].bytes >= bytes) return c->slots[h].dev;
+        for (size_t h = hash_key(p, kind, c->n_slots); c->slots[h].host; h = (h + 1) & (c->n_slots - 1)) {
+            weight_slot *sl = &c->slots[h];
+            if (sl->host != p || sl->kind != kind) continue;
+            if (sl->bytes == bytes && !memcmp(sl->print, print, sizeof print)) return sl->dev;
+            void *d = make_copy(be, p, bytes, kind); /* other contents at the same address: replace */
+            if (!d) return NULL;
+            cudaFree(sl->dev);
+            sl->dev = d;
+            sl->bytes = bytes;
+            memcpy(sl->print, print, sizeof print);
+            return d;
+        }
     }
     if ((c->used_slots + 1) * 2 > c->n_slots && !grow_slots(c)) {
         note_cuda(be, cudaErrorMemoryAllocation, "weight cache");
         return NULL;
     }
-    void *d = NULL;
-    int e = cudaMalloc(&d, bytes ? bytes : 4);
-    if (e == 0) e = cudaMemcpyAsync(d, p, bytes, cudaMemcpyHostToDevice, c->stream);
-    if (e) {
-        note_cuda(be, e, "weight upload");
-        return NULL;
-    }
-    size_t h = hash_ptr(p, c->n_slots);
-    while (c->slots[h].host && c->slots[h].host != p) h = (h + 1) & (c->n_slots - 1);
-    if (c->slots[h].host == p) cudaFree(c->slots[h].dev); /* a larger view of the same pointer */
-    else c->used_slots++;
-    c->slots[h] = (weight_slot){p, bytes, d};
+    void *d = make_copy(be, p, bytes, kind);
+    if (!d) return NULL;
+    size_t h = hash_key(p, kind, c->n_slots);
+    while (c->slots[h].host) h = (h + 1) & (c->n_slots - 1);
+    c->slots[h] = (weight_slot){.host = p, .kind = kind, .bytes = bytes, .dev = d};
+    memcpy(c->slots[h].print, print, sizeof print);
+    c->used_slots++;
     return d;
+}
+
+static const float *dev_in(vc_backend *be, const void *p, size_t bytes)
+{
+    return dev_weight(be, p, bytes, COPY_F32, NULL);
 }
 
 #define FBYTES(n) ((size_t)(n) * sizeof(float))
@@ -142,114 +214,168 @@ static void cu_copy(vc_backend *be, void *dst, const void *src, size_t n)
 }
 static void cu_fill(vc_backend *be, float *y, float v, int64_t n) { note_cuda(be, vck_fill(impl_of(be)->stream, y, v, n), "fill"); }
 
-/* Row-major C = op(A) op(B) through column-major cuBLAS: C^T = op(B)^T op(A)^T. */
-static void gemm_rm(vc_backend *be, bool ta, bool tb, int m, int n, int k, float alpha, const float *A, int64_t lda,
-                    int64_t sa, const float *B, int64_t ldb, int64_t sb, float beta, float *C, int64_t ldc, int64_t sc,
-                    int batch)
+/* Row-major C = op(A) op(B) through column-major cuBLAS: C^T = op(B)^T op(A)^T.
+ * A and B are float32 (half16 false) or both IEEE half; C is float32. */
+static void gemm_rm(vc_backend *be, bool half16, bool ta, bool tb, int m, int n, int k, float alpha, const void *A,
+                    int64_t lda, int64_t sa, const void *B, int64_t ldb, int64_t sb, float beta, float *C, int64_t ldc,
+                    int64_t sc, int batch)
 {
     cuda_impl *c = impl_of(be);
     cublasOperation_t opa = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasComputeType_t ct = c->fast16 ? CUBLAS_COMPUTE_32F_FAST_16F : CUBLAS_COMPUTE_32F;
-    cublasStatus_t st = cublasGemmStridedBatchedEx(c->blas, opa, opb, n, m, k, &alpha, B, CUDA_R_32F, (int)ldb, sb, A,
-                                                   CUDA_R_32F, (int)lda, sa, &beta, C, CUDA_R_32F, (int)ldc, sc, batch,
-                                                   ct, CUBLAS_GEMM_DEFAULT);
+    cudaDataType_t ab = half16 ? CUDA_R_16F : CUDA_R_32F;
+    cublasComputeType_t ct = half16 ? CUBLAS_COMPUTE_32F : c->fast16 ? CUBLAS_COMPUTE_32F_FAST_16F : CUBLAS_COMPUTE_32F;
+    cublasStatus_t st = cublasGemmStridedBatchedEx(c->blas, opa, opb, n, m, k, &alpha, B, ab, (int)ldb, sb, A, ab,
+                                                   (int)lda, sa, &beta, C, CUDA_R_32F, (int)ldc, sc, batch, ct,
+                                                   CUBLAS_GEMM_DEFAULT);
     note_blas(be, st, "gemm");
 }
 
 static void cu_gemm(vc_backend *be, const vc_gemm_args *a)
 {
-    gemm_rm(be, a->trans_a, a->trans_b, a->m, a->n, a->k, a->alpha, a->a, a->lda, a->stride_a, a->b, a->ldb,
+    gemm_rm(be, false, a->trans_a, a->trans_b, a->m, a->n, a->k, a->alpha, a->a, a->lda, a->stride_a, a->b, a->ldb,
             a->stride_b, a->beta, a->c, a->ldc, a->stride_c, a->batch);
+}
+
+/* A device buffer of at least bytes, kept between ops (stream order makes the
+ * reuse safe; cudaFree waits for queued work before a buffer grows). */
+static void *scratch(vc_backend *be, int which, size_t bytes)
+{
+    cuda_impl *c = impl_of(be);
+    if (c->scratch_bytes[which] < bytes) {
+        if (c->scratch[which]) cudaFree(c->scratch[which]);
+        c->scratch[which] = NULL;
+        c->scratch_bytes[which] = 0;
+        if (cudaMalloc(&c->scratch[which], bytes) != cudaSuccess) {
+            cudaGetLastError();
+            note_cuda(be, cudaErrorMemoryAllocation, "scratch buffer");
+            return NULL;
+        }
+        c->scratch_bytes[which] = bytes;
+    }
+    return c->scratch[which];
+}
+
+/* fp16 mode: the weight as a cached half copy. A weight that is already device
+ * memory (widened per layer from a half-resident model) is rounded into the
+ * staging scratch instead, which holds it until the next weight. */
+static const void *weight_half(vc_backend *be, const float *w, int64_t n)
+{
+    bool on_device = false;
+    const void *d = dev_weight(be, w, FBYTES(n), COPY_F16, &on_device);
+    if (!d || !on_device) return d;
+    void *h = scratch(be, SCRATCH_STAGE, (size_t)n * 2);
+    if (h) note_cuda(be, vck_f32_to_f16(impl_of(be)->stream, w, h, n), "weight to fp16");
+    return h;
+}
+
+/* fp16 mode: activations rounded to half in the half scratch */
+static const void *act_half(vc_backend *be, const float *x, int64_t n)
+{
+    void *h = scratch(be, SCRATCH_HALF, (size_t)n * 2);
+    if (h) note_cuda(be, vck_f32_to_f16(impl_of(be)->stream, x, h, n), "activation to fp16");
+    return h;
 }
 
 static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *bias,
                       int32_t out, const float *residual, float *y)
 {
-    const float *dw = dev_in(be, w, FBYTES((int64_t)out * in));
+    cuda_impl *c = impl_of(be);
     const float *db = dev_in(be, bias, FBYTES(out));
-    if (!dw || (bias && !db)) return;
+    if (bias && !db) return;
     if (residual && residual != y) cu_copy(be, y, residual, FBYTES(rows * out));
-    gemm_rm(be, false, true, (int)rows, out, in, 1.0f, x, in, 0, dw, in, 0, residual ? 1.0f : 0.0f, y, out, 0, 1);
-    if (db) note_cuda(be, vck_add_channel(impl_of(be)->stream, y, db, rows, out, 1, 0), "bias");
+    const float beta = residual ? 1.0f : 0.0f;
+    if (c->fast16) {
+        const void *wh = weight_half(be, w, (int64_t)out * in), *xh = act_half(be, x, rows * in);
+        if (!wh || !xh) return;
+        gemm_rm(be, true, false, true, (int)rows, out, in, 1.0f, xh, in, 0, wh, in, 0, beta, y, out, 0, 1);
+    } else {
+        const float *dw = dev_in(be, w, FBYTES((int64_t)out * in));
+        if (!dw) return;
+        gemm_rm(be, false, false, true, (int)rows, out, in, 1.0f, x, in, 0, dw, in, 0, beta, y, out, 0, 1);
+    }
+    if (db) note_cuda(be, vck_add_channel(c->stream, y, db, rows, out, 1, 0), "bias");
 }
 
-static float *scratch(vc_backend *be, size_t bytes)
-{
-    cuda_impl *c = impl_of(be);
-    if (c->scratch_bytes < bytes) {
-        if (c->scratch) cudaFree(c->scratch);
-        c->scratch = NULL;
-        c->scratch_bytes = 0;
-        if (cudaMalloc((void **)&c->scratch, bytes) != cudaSuccess) {
-            note_cuda(be, cudaErrorMemoryAllocation, "im2col buffer");
-            return NULL;
-        }
-        c->scratch_bytes = bytes;
-    }
-    return c->scratch;
-}
+#define COLS_BUDGET ((size_t)1 << 30) /* im2col bytes per batched GEMM */
 
 static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
 {
     cuda_impl *c = impl_of(be);
-    int oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
-    int ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
-    int64_t K = (int64_t)a->ci * a->kh * a->kw, P = (int64_t)oh * ow;
-    const float *dw = dev_in(be, a->weight, FBYTES(a->co * K));
+    const int oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
+    const int ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
+    const int64_t K = (int64_t)a->ci * a->kh * a->kw, P = (int64_t)oh * ow, HW = (int64_t)a->h * a->w;
     const float *db = dev_in(be, a->bias, FBYTES(a->co));
-    if (!dw || (a->bias && !db)) return;
-    bool direct = a->kh == 1 && a->kw == 1 && a->stride == 1 && !a->pad_top && !a->pad_left && !a->pad_bottom &&
-                  !a->pad_right;
-    float *cols = direct ? NULL : scratch(be, FBYTES(K * P));
-    if (!direct && !cols) return;
-    for (int i = 0; i < a->n; i++) {
-        const float *xi = a->x + (int64_t)i * a->ci * a->h * a->w;
-        float *yi = a->y + (int64_t)i * a->co * P;
-        if (!direct) {
-            note_cuda(be, vck_im2col(c->stream, xi, a->ci, a->h, a->w, a->kh, a->kw, a->stride, a->pad_top,
-                                     a->pad_left, oh, ow, cols), "im2col");
+    if (a->bias && !db) return;
+    const bool h16 = c->fast16;
+    const void *dw = h16 ? weight_half(be, a->weight, a->co * K) : (const void *)dev_in(be, a->weight, FBYTES(a->co * K));
+    if (!dw) return;
+    const bool direct = a->kh == 1 && a->kw == 1 && a->stride == 1 && !a->pad_top && !a->pad_left &&
+                        !a->pad_bottom && !a->pad_right;
+    /* y = conv + residual: the GEMM accumulates onto the residual (which may be y itself) */
+    if (a->residual && a->residual != a->y) cu_copy(be, a->y, a->residual, FBYTES((int64_t)a->n * a->co * P));
+    const float beta = a->residual ? 1.0f : 0.0f;
+    const size_t esz = h16 ? 2 : 4;
+    int64_t per = direct ? 1 : (int64_t)(COLS_BUDGET / ((size_t)K * P * esz));
+    if (per < 1) per = 1;
+    if (direct && h16) per = a->n; /* x itself, rounded to half once */
+    for (int64_t i0 = 0; i0 < a->n; i0 += per) {
+        const int64_t nb = a->n - i0 < per ? a->n - i0 : (direct ? a->n - i0 : per);
+        const float *xi = a->x + i0 * a->ci * HW;
+        const void *cols;
+        if (direct) {
+            cols = h16 ? act_half(be, xi, nb * K * P) : (const void *)xi;
+        } else {
+            void *buf = scratch(be, SCRATCH_COLS, (size_t)(nb * K * P) * esz);
+            if (!buf) return;
+            int e = h16 ? vck_im2col_f16(c->stream, xi, nb, a->ci, a->h, a->w, a->kh, a->kw, a->stride, a->pad_top,
+                                         a->pad_left, oh, ow, buf)
+                        : vck_im2col(c->stream, xi, nb, a->ci, a->h, a->w, a->kh, a->kw, a->stride, a->pad_top,
+                                     a->pad_left, oh, ow, buf);
+            note_cuda(be, e, "im2col");
+            cols = buf;
         }
-        /* y[co, P] = W[co, K] . cols[K, P] */
-        gemm_rm(be, false, false, a->co, (int)P, (int)K, 1.0f, dw, K, 0, direct ? xi : cols, P, 0, 0.0f, yi, P, 0, 1);
+        if (!cols) return;
+        /* y_i[co, P] = W[co, K] . cols_i[K, P] for the nb images at once */
+        gemm_rm(be, h16, false, false, a->co, (int)P, (int)K, 1.0f, dw, K, 0, cols, P, K * P, beta,
+                a->y + i0 * a->co * P, P, a->co * P, (int)nb);
+        if (direct && !h16) break; /* one batched GEMM over all images */
     }
-    note_cuda(be, vck_bias_residual(c->stream, a->y, db, a->residual, a->n, a->co, P), "conv bias");
+    note_cuda(be, vck_bias_residual(c->stream, a->y, db, NULL, a->n, a->co, P), "conv bias");
 }
 
 static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
                              const float *w, const float *bias, int32_t co, int32_t kt, const float *residual, float *y)
 {
     cuda_impl *c = impl_of(be);
-    /* repack w [co, ci, kt] into kt matrices [co, ci] once, through the cache of the packed copy */
     const float *dw = dev_in(be, w, FBYTES((int64_t)co * ci * kt));
     const float *db = dev_in(be, bias, FBYTES(co));
     if (!dw || (bias && !db)) return;
-    float *wt = scratch(be, FBYTES((int64_t)co * ci * kt));
+    /* w [co, ci, kt] as kt matrices [co, ci] */
+    float *wt = scratch(be, SCRATCH_STAGE, FBYTES((int64_t)co * ci * kt));
     if (!wt) return;
     int64_t shape[3] = {co, ci, kt};
     int perm[3] = {2, 0, 1};
     note_cuda(be, vck_permute(c->stream, dw, wt, 3, shape, perm), "temporal weight");
-    int pad = kt / 2;
-    cu_fill(be, y, 0.0f, (int64_t)B * co * T * S); /* frames a tap does not reach stay zero-padded */
-    for (int b = 0; b < B; b++) {
-        const float *xb = x + (int64_t)b * ci * T * S;
-        float *yb = y + (int64_t)b * co * T * S;
-        for (int tau = 0; tau < kt; tau++) {
-            int shift = tau - pad;        /* y[t] += W_tau x[t + shift] */
-            int t0 = shift < 0 ? -shift : 0, t1 = shift > 0 ? T - shift : T;
-            if (t1 <= t0) continue;
-            gemm_rm(be, false, false, co, (int)((t1 - t0) * S), ci, 1.0f, wt + (int64_t)tau * co * ci, ci, 0,
-                    xb + (int64_t)(t0 + shift) * S, (int64_t)T * S, 0, 1.0f, yb + (int64_t)t0 * S,
-                    (int64_t)T * S, 0, 1);
-        }
+    const int pad = kt / 2;
+    /* frames a tap does not reach are zero padding: start from the residual or zero */
+    if (residual && residual != y) cu_copy(be, y, residual, FBYTES((int64_t)B * co * T * S));
+    else if (!residual) cu_fill(be, y, 0.0f, (int64_t)B * co * T * S);
+    for (int tau = 0; tau < kt; tau++) {
+        const int shift = tau - pad; /* y[t] += W_tau x[t + shift] */
+        const int t0 = shift < 0 ? -shift : 0, t1 = shift > 0 ? T - shift : T;
+        if (t1 <= t0) continue;
+        gemm_rm(be, false, false, false, co, (int)((t1 - t0) * S), ci, 1.0f, wt + (int64_t)tau * co * ci, ci, 0,
+                x + (int64_t)(t0 + shift) * S, (int64_t)T * S, (int64_t)ci * T * S, 1.0f, y + (int64_t)t0 * S,
+                (int64_t)T * S, (int64_t)co * T * S, B);
     }
-    note_cuda(be, vck_bias_residual(c->stream, y, db, residual, B, co, (int64_t)T * S), "temporal bias");
+    note_cuda(be, vck_bias_residual(c->stream, y, db, NULL, B, co, (int64_t)T * S), "temporal bias");
 }
 
 static void cu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, int32_t C, int64_t S, int32_t G,
                           const float *gamma, const float *beta, float eps, bool silu)
 {
     const float *g = dev_in(be, gamma, FBYTES(C)), *b = dev_in(be, beta, FBYTES(C));
-    if (!g || !b) return;
+    if ((gamma && !g) || (beta && !b)) return;
     note_cuda(be, vck_group_norm(impl_of(be)->stream, x, y, n, C, S, G, g, b, eps, silu), "group_norm");
 }
 
@@ -257,9 +383,8 @@ static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows
                           const float *beta, float eps)
 {
     const float *g = dev_in(be, gamma, FBYTES(D)), *b = dev_in(be, beta, FBYTES(D));
-    const float *dx = dev_in(be, x, FBYTES(rows * D));
-    if (!g || !b || !dx) return;
-    note_cuda(be, vck_layer_norm(impl_of(be)->stream, dx, y, rows, D, g, b, eps), "layer_norm");
+    if ((gamma && !g) || (beta && !b)) return;
+    note_cuda(be, vck_layer_norm(impl_of(be)->stream, x, y, rows, D, g, b, eps), "layer_norm");
 }
 
 static void cu_attention(vc_backend *be, const vc_attn_args *a)
@@ -271,7 +396,10 @@ static void cu_attention(vc_backend *be, const vc_attn_args *a)
     if (a->rel_k) k.rel_k = dev_in(be, a->rel_k, rel);
     if (a->rel_v) k.rel_v = dev_in(be, a->rel_v, rel);
     if ((a->rel_k && !k.rel_k) || (a->rel_v && !k.rel_v)) return;
-    note_cuda(be, vck_attention(impl_of(be)->stream, &k), "attention");
+    if (impl_of(be)->fast16 && vck_attention_fp16_supported(&k))
+        note_cuda(be, vck_attention_fp16(impl_of(be)->stream, &k), "attention (fp16)");
+    else
+        note_cuda(be, vck_attention(impl_of(be)->stream, &k), "attention");
 }
 
 #define ELEMENTWISE(name, call) note_cuda(be, call, name)
@@ -283,13 +411,12 @@ static void cu_geglu(vc_backend *be, const float *x, float *y, int64_t rows, int
 }
 static void cu_add(vc_backend *be, const float *a, const float *b, float *y, int64_t n)
 {
-    const float *da = dev_in(be, a, FBYTES(n)), *db = dev_in(be, b, FBYTES(n));
-    if (da && db) ELEMENTWISE("add", vck_add(impl_of(be)->stream, da, db, y, n));
+    const float *db = dev_in(be, b, FBYTES(n)); /* b may be a weight (position table) */
+    if (db) ELEMENTWISE("add", vck_add(impl_of(be)->stream, a, db, y, n));
 }
 static void cu_axpby(vc_backend *be, float a, const float *x, float b, float *y, int64_t n)
 {
-    const float *dx = dev_in(be, x, FBYTES(n));
-    if (dx) ELEMENTWISE("axpby", vck_axpby(impl_of(be)->stream, a, dx, b, y, n));
+    ELEMENTWISE("axpby", vck_axpby(impl_of(be)->stream, a, x, b, y, n));
 }
 static void cu_scale(vc_backend *be, const float *x, float s, float *y, int64_t n)
 {
@@ -302,14 +429,9 @@ static void cu_add_channel(vc_backend *be, float *x, const float *v, int64_t n, 
 }
 static void cu_permute(vc_backend *be, const float *x, float *y, int32_t ndim, const int64_t *shape, const int32_t *perm)
 {
-    int p[6];
-    int64_t n = 1;
-    for (int i = 0; i < ndim && i < 6; i++) {
-        p[i] = perm[i];
-        n *= shape[i];
-    }
-    const float *dx = dev_in(be, x, FBYTES(n));
-    if (dx) ELEMENTWISE("permute", vck_permute(impl_of(be)->stream, dx, y, ndim, shape, p));
+    int p[6] = {0};
+    for (int i = 0; i < ndim && i < 6; i++) p[i] = perm[i];
+    ELEMENTWISE("permute", vck_permute(impl_of(be)->stream, x, y, ndim, shape, p));
 }
 static void cu_upsample(vc_backend *be, const float *x, float *y, int64_t nc, int32_t h, int32_t w)
 {
@@ -320,6 +442,20 @@ static void cu_concat(vc_backend *be, const float *a, int32_t ca, const float *b
 {
     ELEMENTWISE("concat", vck_concat_channels(impl_of(be)->stream, a, ca, b, cb, y, n, S));
 }
+static void cu_ddim_step(vc_backend *be, const vc_ddim_args *a)
+{
+    vck_ddim d = {a->sq1ma, a->sqrt_a, a->dir, a->prev, a->scale, a->sigma, a->guidance, a->use_scale,
+                  a->x, a->ec, a->eu, a->z, a->x_next, a->x0, a->n};
+    ELEMENTWISE("ddim_step", vck_ddim_step(impl_of(be)->stream, &d));
+}
+
+/* Half-resident weights: the halves are uploaded once and stay on the GPU;
+ * each use widens them on the device into the arena. */
+static void cu_widen(vc_backend *be, float *dst, const uint16_t *src, vc_dtype dtype, int64_t n)
+{
+    const void *d = dev_weight(be, src, (size_t)n * 2, COPY_RAW, NULL);
+    if (d) ELEMENTWISE("widen", vck_widen(impl_of(be)->stream, d, dtype == VC_DTYPE_BF16, dst, n));
+}
 
 static void cu_destroy(vc_backend *be)
 {
@@ -328,7 +464,8 @@ static void cu_destroy(vc_backend *be)
         for (size_t i = 0; i < c->n_slots; i++)
             if (c->slots[i].host) cudaFree(c->slots[i].dev);
         free(c->slots);
-        if (c->scratch) cudaFree(c->scratch);
+        for (int i = 0; i < SCRATCH_N; i++)
+            if (c->scratch[i]) cudaFree(c->scratch[i]);
         if (c->blas) cublasDestroy(c->blas);
         if (c->stream) cudaStreamDestroy(c->stream);
         free(c);
@@ -372,7 +509,9 @@ static const vc_backend_ops cuda_ops = {
     .permute = cu_permute,
     .upsample_nearest2x = cu_upsample,
     .concat_channels = cu_concat,
+    .ddim_step = cu_ddim_step,
     .sync = cu_sync,
+    .widen = cu_widen,
 };
 
 /* Entry point looked up by the core with dlsym. Writes a message into msg on failure. */
