@@ -68,10 +68,12 @@ include kernels/cuda.mk
 else
 check-cuda:
 	$(MAKE) CUDA=1 check-cuda
+devpack:
+	$(MAKE) CUDA=1 devpack
 endif
 
 .SECONDARY:
-.PHONY: all check check-unit check-asan check-isolated check-more bench fuzz install clean abi-check check-cuda check-tsan abi-baseline
+.PHONY: all check check-unit check-asan check-isolated check-more bench fuzz install clean abi-check check-cuda devpack check-tsan abi-baseline
 all: $(TARGETS)
 
 $(BUILD)/obj/%.o: %.c

@@ -29,6 +29,7 @@ bool bench_quick(void);
 /* False when --filter excludes this row name. */
 bool bench_want(const char *name);
 /* Context on the CPU backend with bench_threads() threads. */
+/* The shared context: CPU, or the backend named by VC_BENCH_BACKEND. */
 vc_context *bench_context(void);
 /* Best-of-reps wall time of fn(arg), after one warm-up call. */
 double bench_time(void (*fn)(void *arg), void *arg, int reps);

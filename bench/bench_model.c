@@ -8,6 +8,8 @@
  *   ddim step cfg 320x512 T<n>      one guided DDIM step (cond + uncond UNet, the update,
  *                                   noise), through the public sampler (§6, §7)
  *   vae decode 320x512 1 frame      one latent frame to pixels (§4)
+ *   video 320x512x<n> <k> steps     with --video-steps k: a whole guided video, k DDIM steps
+ *                                   of n = --ddim-frames frames and the decode of every frame
  * (other sizes with --size: the UNet, DDIM and VAE rows are named after it).
  *
  * Each row: time (one timed run; a warm-up first only for rows under a few
@@ -15,11 +17,14 @@
  * and the peak resident memory during that row (weights included).
  *
  *   bench_model --ckpt FILE [--frames 1,4,16] [--ddim-frames 16] [--weights-dtype f32|f16|bf16]
- *               [--size HxW (320x512; the UNet and DDIM rows)]
+ *               [--size HxW (320x512; the UNet and DDIM rows)] [--backend cpu|cuda]
+ *               [--video-steps K] [--config original.yaml (models whose heads the shapes do not tell)]
  *               [harness options: --threads N --out F --baseline F --quick --filter TEXT]
  *
  * --weights-dtype f16 keeps the UNet matrices half (vc_model_params.weights_dtype);
- * its rows are named "... (f16 weights)". */
+ * its rows are named "... (f16 weights)". --backend cuda runs everything on the
+ * GPU (no sgemm peak row; VIDEOCRAFTER_CUDA_PRECISION=fp16 for the fp16 mode)
+ * and names the rows "... [cuda fp32]" / "... [cuda fp16]". */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +184,38 @@ static void run_ddim(bench_run *b, void *arg)
     vc_sampler_free(s);
 }
 
+typedef struct video_job {
+    int32_t frames, steps;
+} video_job;
+
+static void run_video(bench_run *b, void *arg)
+{
+    const video_job *v = arg;
+    vc_sampler_params sp;
+    vc_sampler_default_params(b->model, &sp);
+    sp.steps = v->steps;
+    sp.frames = v->frames;
+    sp.height = 8 * b->lh;
+    sp.width = 8 * b->lw;
+    vc_sampler *s = NULL;
+    if (vc_sampler_create(b->ctx, b->model, &sp, &s)) die(b->ctx, "vc_sampler_create");
+    const int64_t cs[3] = {1, 77, b->model->cfg.unet.context_dim};
+    vc_tensor c = {0}, uc = {0}, lat = {0}, video = {0};
+    random_tensor(&c, 3, cs);
+    random_tensor(&uc, 3, cs);
+    vc_sample_inputs in;
+    vc_sample_inputs_init(&in);
+    in.context = &c;
+    in.uncond_context = &uc;
+    if (vc_sampler_run(s, &in, &lat)) die(b->ctx, "vc_sampler_run");
+    if (vc_decode_latents(b->ctx, b->model, &lat, &video)) die(b->ctx, "vc_decode_latents");
+    vc_tensor_free(&video);
+    vc_tensor_free(&lat);
+    vc_tensor_free(&c);
+    vc_tensor_free(&uc);
+    vc_sampler_free(s);
+}
+
 static void run_vae(bench_run *b, void *arg)
 {
     (void)arg;
@@ -209,7 +246,8 @@ static double prefault(const vc_model *m)
 int main(int argc, char **argv)
 {
     const char *ckpt = "out/models/t2v-512-v2/model.ckpt", *frames_list = "1,4,16", *wdt = "f32";
-    int32_t ddim_frames = 16, height = 320, width = 512;
+    const char *backend = "cpu", *config = NULL;
+    int32_t ddim_frames = 16, height = 320, width = 512, video_steps = 0;
     char *hargv[64];
     int hargc = 0;
     hargv[hargc++] = argv[0];
@@ -218,6 +256,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--frames") && i + 1 < argc) frames_list = argv[++i];
         else if (!strcmp(argv[i], "--ddim-frames") && i + 1 < argc) ddim_frames = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--weights-dtype") && i + 1 < argc) wdt = argv[++i];
+        else if (!strcmp(argv[i], "--backend") && i + 1 < argc) backend = argv[++i];
+        else if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+        else if (!strcmp(argv[i], "--video-steps") && i + 1 < argc) video_steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
             if (sscanf(argv[++i], "%dx%d", &height, &width) != 2 || height < 8 || width < 8) {
                 fprintf(stderr, "bench_model: --size wants HxW, e.g. 576x1024\n");
@@ -227,17 +268,25 @@ int main(int argc, char **argv)
         else if (hargc < 63) hargv[hargc++] = argv[i];
     }
     bench_init(hargc, hargv, "bench_model");
+    const bool on_cpu = !strcmp(backend, "cpu");
+    if (!on_cpu) setenv("VC_BENCH_BACKEND", backend, 1);
     vc_model_params mp;
     vc_model_default_params(&mp);
+    mp.config_path = config;
     mp.weights_dtype = !strcmp(wdt, "f16") ? VC_DTYPE_F16 : !strcmp(wdt, "bf16") ? VC_DTYPE_BF16 : VC_DTYPE_F32;
     bench_run b = {.ctx = bench_context(), .suffix = ""};
-    char suffix[32];
-    if (mp.weights_dtype != VC_DTYPE_F32) {
-        snprintf(suffix, sizeof suffix, " (%s weights)", wdt);
-        b.suffix = suffix;
+    char suffix[64] = "";
+    if (mp.weights_dtype != VC_DTYPE_F32) snprintf(suffix, sizeof suffix, " (%s weights)", wdt);
+    if (!on_cpu) {
+        const char *prec = getenv("VIDEOCRAFTER_CUDA_PRECISION");
+        size_t n = strlen(suffix);
+        snprintf(suffix + n, sizeof suffix - n, " [%s %s]", backend, prec && *prec ? prec : "fp32");
     }
-    double peak = bench_peak();
-    printf("bench_model: sgemm peak %.1f GFLOP/s on %d threads\n", peak, bench_threads());
+    b.suffix = suffix;
+    if (on_cpu) {
+        double peak = bench_peak();
+        printf("bench_model: sgemm peak %.1f GFLOP/s on %d threads\n", peak, bench_threads());
+    }
 
     bench_rss_reset();
     double t0 = vc_now();
@@ -274,6 +323,14 @@ int main(int argc, char **argv)
         const double px = (double)height * width;
         const double gf = height == 576 && width == 1024 ? 5754.3 : 1563.5 * px / (320.0 * 512.0);
         row(&b, name, run_vae, NULL, gf);
+    }
+    if (video_steps > 0) {
+        char name[64];
+        snprintf(name, sizeof name, "video %dx%dx%d %d steps", height, width, ddim_frames, video_steps);
+        video_job v = {ddim_frames, video_steps};
+        const double px = (double)height * width;
+        const double vae = height == 576 && width == 1024 ? 5754.3 : 1563.5 * px / (320.0 * 512.0);
+        row(&b, name, run_video, &v, video_steps * unet_gflop(b.variant, ddim_frames, b.lh, b.lw, 2) + ddim_frames * vae);
     }
     printf("bench_model: resident weights %.2f GiB; working-memory peak (arena) %.2f GiB\n",
            (double)info.weight_bytes / 1073741824.0, (double)vc_context_peak_bytes(b.ctx) / 1073741824.0);

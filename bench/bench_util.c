@@ -71,6 +71,7 @@ vc_context *bench_context(void)
     vc_context_params p;
     vc_context_default_params(&p);
     p.n_threads = B.threads;
+    p.backend = getenv("VC_BENCH_BACKEND"); /* NULL: cpu; bench_model --backend sets it */
     if (vc_context_create(&p, &B.ctx) != VC_STATUS_OK) {
         fprintf(stderr, "%s: cannot create a context: %s\n", B.program, vc_last_error());
         exit(1);

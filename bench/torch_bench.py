@@ -9,6 +9,14 @@ compare.py can pair them:
     python3 bench/torch_bench.py --ckpt FILE [--threads N] [--out out/torch.json]
         [--frames 1,4,16] [--ddim-frames 16] [--size HxW] [--quick] [--filter TEXT]
         [--head-channels 64] [--text-heads 16] [--cpu-time]
+        [--device cuda --dtype fp16|fp32] [--video-steps K]
+
+On a GPU (--device cuda) the weights are moved to the card in --dtype (the
+schedule buffers stay float32), every row is synchronised before its clock
+stops, row names end in " [cuda fp16]" (as bench_model --backend cuda names
+its rows) and the peak GPU memory PyTorch allocated is printed. --video-steps K
+adds "video HxWxT K steps": K guided DDIM steps of --ddim-frames frames and the
+decode of every frame, as bench_model's row of that name.
 
 FILE is a full-model checkpoint in the original VideoCrafter format (keys
 model.diffusion_model.*, cond_stage_model.model.*, first_stage_model.*,
@@ -67,6 +75,9 @@ def parse_args(argv):
     ap.add_argument("--text-heads", type=int, default=16, help="text transformer heads")
     ap.add_argument("--cpu-time", action="store_true", help="time = process CPU time / threads")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"], help="weights and activations")
+    ap.add_argument("--video-steps", type=int, default=0, help="also a whole video of K DDIM steps")
     a = ap.parse_args(argv)
     try:
         a.H, a.W = (int(v) for v in a.size.lower().split("x"))
@@ -96,10 +107,14 @@ class Bench:
         else:
             clock = time.perf_counter
 
+        cuda = self.args.device.startswith("cuda")
+
         def once():
             R.FLOPS[0] = 0
             t0 = clock()
             fn()
+            if cuda:
+                torch.cuda.synchronize()
             return clock() - t0, R.FLOPS[0] * 1e-9
 
         dt, gf = once()
@@ -109,6 +124,8 @@ class Bench:
             while dt < 0.2 and reps < 4:  # tiny rows: best of a few more
                 dt = min(dt, once()[0])
                 reps += 1
+        if self.args.device.startswith("cuda"):
+            name += f" [cuda {self.args.dtype}]"
         self.rows.append((name, dt, gf))
         print(f"  {name}: {dt:.3f} s, {gf:.1f} GFLOP, {gf / dt:.1f} GFLOP/s", flush=True)
 
@@ -122,6 +139,9 @@ class Bench:
         for name, s, gf in self.rows:
             print(f"{name:<58s} {s * 1e3:10.3f} {gf / s if gf > 0 else 0:9.1f} {gf:10.1f}")
         print(f"peak RSS {rss:.0f} MiB")
+        if a.device.startswith("cuda"):
+            print(f"peak GPU memory allocated {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB "
+                  f"({torch.cuda.get_device_name()})")
         if not a.out:
             return 0
         os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
@@ -161,32 +181,44 @@ def main(argv):
     print(f"torch_bench: {a.ckpt}: {len(W)} tensors, "
           f"{sum(v.numel() * v.element_size() for v in W.values()) / 2**30:.2f} GiB, loaded and paged in "
           f"in {time.perf_counter() - t0:.1f} s; {a.threads} threads", flush=True)
+    dev = torch.device(a.device)
+    dt = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[a.dtype]
+    if a.device != "cpu" or dt != torch.float32:
+        keep32 = ("alphas_cumprod", "scale_arr")  # schedule buffers: float32 maths (§7)
+        W = {k: v.to(dev, dt if torch.is_floating_point(v) and k not in keep32 else v.dtype) for k, v in W.items()}
+    rnd = lambda *shape: torch.randn(*shape).to(dev, dt)
     b = Bench(a)
     h, w = a.H // 8, a.W // 8
     size = f"{a.H}x{a.W}"
     with torch.inference_mode():
-        torch.matmul(torch.ones(256, 256), torch.ones(256, 256))  # start the thread pool
+        torch.matmul(torch.ones(256, 256, device=dev), torch.ones(256, 256, device=dev))  # start the pool / context
         if has("model.diffusion_model."):
             cfg = R.UNetConfig(W, a.head_channels)
             D = context_dim(W)
             L = 77 + (16 if cfg.image_attn else 0)  # §6 (I2V: 16 image tokens)
-            t = torch.full((1,), 981, dtype=torch.int64)
-            fps = torch.full((1,), 28, dtype=torch.int64) if cfg.fps_cond else None
-            ctx = torch.randn(1, L, D)
+            t = torch.full((1,), 981, dtype=torch.int64, device=dev)
+            fps = torch.full((1,), 28, dtype=torch.int64, device=dev) if cfg.fps_cond else None
+            ctx = rnd(1, L, D)
             for T in a.frames:
                 name = f"unet {size} T{T}"
                 if b.want(name):
-                    x = torch.randn(1, 4, T, h, w)
+                    x = rnd(1, 4, T, h, w)
                     b.run(name, lambda: R.unet(W, cfg, x, t, ctx, fps))
             name = f"ddim step cfg {size} T{a.ddim_frames}"
             if a.ddim_frames > 0 and b.want(name):  # --ddim-frames 0: no DDIM row
                 if "alphas_cumprod" not in W:
                     print(f"  {name}: skipped (no alphas_cumprod in the checkpoint)")
                 else:
-                    x = torch.randn(1, 4, a.ddim_frames, h, w)
-                    ctx_u = torch.randn(1, L, D)
+                    x = rnd(1, 4, a.ddim_frames, h, w)
+                    ctx_u = rnd(1, L, D)
                     tau = R.ddim_timesteps(50)  # list position 49: t = 981, the first step of a run
                     b.run(name, lambda: R.ddim_step(W, cfg, x, tau, len(tau) - 1, ctx, ctx_u, fps, 12.0, 0.0))
+            name = f"video {size}x{a.ddim_frames} {a.video_steps} steps"
+            if a.video_steps > 0 and b.want(name) and has("first_stage_model.decoder."):
+                x = rnd(1, 4, a.ddim_frames, h, w)
+                ctx_u = rnd(1, L, D)
+                b.run(name, lambda: R.decode_video(
+                    W, R.ddim_sample(W, cfg, x, a.video_steps, ctx, ctx_u, fps, 12.0, 0.0)[-1]))
         else:
             print("  unet / ddim rows: skipped (no model.diffusion_model.* tensors)")
         name = "text encoder 77 tokens"
@@ -194,6 +226,7 @@ def main(argv):
             if has("cond_stage_model.model."):
                 tok = torch.zeros(1, 77, dtype=torch.int64)
                 tok[0, :len(PROMPT_IDS)] = torch.tensor(PROMPT_IDS)
+                tok = tok.to(dev)
                 if W["cond_stage_model.model.positional_embedding"].shape[1] % a.text_heads:
                     raise SystemExit(f"torch_bench: --text-heads {a.text_heads} does not divide the text width")
                 b.run(name, lambda: R.text_encoder(W, tok, a.text_heads))
@@ -202,7 +235,7 @@ def main(argv):
         name = f"vae decode {size} 1 frame"
         if b.want(name):
             if has("first_stage_model.decoder."):
-                z = torch.randn(1, 4, 1, h, w)
+                z = rnd(1, 4, 1, h, w)
                 b.run(name, lambda: R.decode_video(W, z))
             else:
                 print(f"  {name}: skipped (no first_stage_model.decoder.* tensors)")

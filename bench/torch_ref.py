@@ -236,9 +236,9 @@ def unet(W, cfg, x, t, ctx, fps=None):
     if not hasattr(cfg, "prefixes"):
         cfg.prefixes = {".".join(k.split(".")[:n]) for k in W if k.startswith(u) for n in (3, 4, 5)}
     B, _, T, h, w = x.shape
-    emb = lin(F.silu(lin(timestep_embedding(t, cfg.mc), W, u + "time_embed.0")), W, u + "time_embed.2")
+    emb = lin(F.silu(lin(timestep_embedding(t, cfg.mc).to(x.dtype), W, u + "time_embed.0")), W, u + "time_embed.2")
     if cfg.fps_cond:
-        emb = emb + lin(F.silu(lin(timestep_embedding(fps, cfg.mc), W, u + "fps_embedding.0")), W, u + "fps_embedding.2")
+        emb = emb + lin(F.silu(lin(timestep_embedding(fps, cfg.mc).to(x.dtype), W, u + "fps_embedding.0")), W, u + "fps_embedding.2")
     emb = emb.repeat_interleave(T, 0)
     ctx = ctx.repeat_interleave(T, 0)
     hcur = x.permute(0, 2, 1, 3, 4).reshape(B * T, x.shape[1], h, w)

@@ -37,3 +37,8 @@ check-cuda: all $(BUILD)/test/cuda/test_cuda_backend $(CUDA_PARITY:%=$(BUILD)/te
 	    LD_LIBRARY_PATH=$(BUILD) VC_TEST_BACKEND=cuda VIDEOCRAFTER_CUDA_PRECISION=$$prec $(BUILD)/test/$$t; \
 	  done; done; \
 	else echo "SKIP: reference cases on cuda (no GPU)"; fi
+
+# The bundle test/cuda/device_run.sh unpacks on a bare GPU machine (docs/cuda.md).
+devpack: all $(BUILD)/test/cuda/test_cuda_backend $(CUDA_PARITY:%=$(BUILD)/test/%)
+	$(MAKE) -C bench BUILD=$(abspath $(BUILD)) $(abspath $(BUILD))/bench/bench_model $(abspath $(BUILD))/bench/make_tiny_model
+	BUILD=$(BUILD) SHARED=$(or $(VC_SHARED),../shared) bash test/cuda/devpack.sh

@@ -692,6 +692,7 @@ static int towers_setup(void **state)
 static int towers_teardown(void **state)
 {
     towers *tw = *state;
+    if (!tw) return 0; /* setup failed before it made one */
     vc_model_free(tw->model);
     vc_context_free(tw->ctx);
     free(tw);
