@@ -27,32 +27,68 @@ __device__ double block_sum(double v, double *smem)
     return t;
 }
 
-// one block per (sample, group)
-__global__ void group_norm_k(const float *x, float *y, int C, int64_t S, int G, const float *gamma,
-                             const float *beta, float eps, bool silu)
+// Group statistics in two kernels so that a group of 10 channels x 16 frames x
+// 2560 pixels (§5.10, joint over frames) is spread over many blocks: each
+// (sample, group, part) block writes count, mean and M2 of its slice (two
+// passes over the slice, double), the second kernel merges the parts (Chan's
+// formula, double) and normalises its slice.
+__device__ void slice_of(int64_t len, int parts, int part, int64_t *b, int64_t *e)
+{
+    int64_t per = (len + parts - 1) / parts;
+    *b = min(len, (int64_t)part * per);
+    *e = min(len, *b + per);
+}
+
+__global__ void group_stats_k(const float *x, int C, int64_t S, int G, double *work)
 {
     __shared__ double smem[32];
-    int n = blockIdx.y, g = blockIdx.x;
-    int cg = C / G;
-    int64_t len = (int64_t)cg * S;
+    const int n = blockIdx.y, g = blockIdx.x, part = blockIdx.z, parts = gridDim.z;
+    const int cg = C / G;
     const float *xs = x + ((int64_t)n * C + (int64_t)g * cg) * S;
-    float *ys = y + ((int64_t)n * C + (int64_t)g * cg) * S;
+    int64_t b, e;
+    slice_of((int64_t)cg * S, parts, part, &b, &e);
     double sum = 0;
-    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) sum += xs[i];
-    double mean = block_sum(sum, smem) / (double)len;
+    for (int64_t i = b + threadIdx.x; i < e; i += blockDim.x) sum += xs[i];
+    const double cnt = (double)(e - b);
+    const double tot = block_sum(sum, smem); // every thread of the block calls it
+    const double mean = cnt > 0 ? tot / cnt : 0.0;
     double sq = 0;
-    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
+    for (int64_t i = b + threadIdx.x; i < e; i += blockDim.x) {
         double d = xs[i] - mean;
         sq += d * d;
     }
-    double var = block_sum(sq, smem) / (double)len; // biased
-    float fmean = (float)mean;
-    float rstd = (float)(1.0 / sqrt(var + (double)eps));
-    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
-        int c = g * cg + (int)(i / S);
-        float v = (xs[i] - fmean) * rstd * gamma[c] + beta[c];
+    const double m2 = block_sum(sq, smem);
+    if (threadIdx.x == 0) {
+        double *w = work + 3 * (((int64_t)n * G + g) * parts + part);
+        w[0] = cnt, w[1] = mean, w[2] = m2;
+    }
+}
+
+__global__ void group_apply_k(const float *x, float *y, int C, int64_t S, int G, const double *work,
+                              const float *gamma, const float *beta, float eps, bool silu)
+{
+    const int n = blockIdx.y, g = blockIdx.x, part = blockIdx.z, parts = gridDim.z;
+    const double *w = work + 3 * (((int64_t)n * G + g) * parts);
+    double cnt = 0, mean = 0, m2 = 0;
+    for (int k = 0; k < parts; k++) { // same order in every thread: identical results
+        const double nb = w[3 * k], mb = w[3 * k + 1], qb = w[3 * k + 2];
+        if (nb == 0) continue;
+        const double tot = cnt + nb, d = mb - mean;
+        mean += d * nb / tot;
+        m2 += qb + d * d * cnt * nb / tot;
+        cnt = tot;
+    }
+    const double var = m2 / cnt; // biased
+    const float fmean = (float)mean, rstd = (float)(1.0 / sqrt(var + (double)eps));
+    const int cg = C / G;
+    const int64_t off = ((int64_t)n * C + (int64_t)g * cg) * S;
+    int64_t b, e;
+    slice_of((int64_t)cg * S, parts, part, &b, &e);
+    for (int64_t i = b + threadIdx.x; i < e; i += blockDim.x) {
+        const int c = g * cg + (int)(i / S);
+        float v = (x[off + i] - fmean) * rstd * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
         if (silu) v = v / (1.0f + expf(-v));
-        ys[i] = v;
+        y[off + i] = v;
     }
 }
 
@@ -73,18 +109,30 @@ __global__ void layer_norm_k(const float *x, float *y, int D, const float *gamma
     }
     double var = block_sum(sq, smem) / D;
     float fmean = (float)mean, rstd = (float)(1.0 / sqrt(var + (double)eps));
-    for (int i = threadIdx.x; i < D; i += blockDim.x) yr[i] = (xr[i] - fmean) * rstd * gamma[i] + beta[i];
+    for (int i = threadIdx.x; i < D; i += blockDim.x) yr[i] = (xr[i] - fmean) * rstd * (gamma ? gamma[i] : 1.0f) + (beta ? beta[i] : 0.0f);
 }
 
 } // namespace
 
 extern "C" {
 
-int vck_group_norm(vck_stream s, const float *x, float *y, int n, int C, int64_t S, int G, const float *gamma,
-                   const float *beta, float eps, bool silu)
+int vck_group_norm_parts(int n, int C, int64_t S, int G)
 {
-    dim3 grid((unsigned)G, (unsigned)n);
-    group_norm_k<<<grid, kThreads, 0, (cudaStream_t)s>>>(x, y, C, S, G, gamma, beta, eps, silu);
+    const int64_t len = (int64_t)(C / G) * S, blocks = (int64_t)n * G;
+    int64_t parts = (len + 16383) / 16384;      // at least 16K elements a block
+    const int64_t want = (4 * 132 + blocks - 1) / blocks; // enough blocks to fill a large GPU
+    if (parts > want) parts = want;
+    if (parts < 1) parts = 1;
+    return (int)(parts > 1024 ? 1024 : parts);
+}
+
+int vck_group_norm(vck_stream s, const float *x, float *y, int n, int C, int64_t S, int G, const float *gamma,
+                   const float *beta, float eps, bool silu, double *work)
+{
+    if (n <= 0 || G <= 0) return 0;
+    dim3 grid((unsigned)G, (unsigned)n, (unsigned)vck_group_norm_parts(n, C, S, G));
+    group_stats_k<<<grid, kThreads, 0, (cudaStream_t)s>>>(x, C, S, G, work);
+    group_apply_k<<<grid, kThreads, 0, (cudaStream_t)s>>>(x, y, C, S, G, work, gamma, beta, eps, silu);
     return (int)cudaGetLastError();
 }
 

@@ -36,8 +36,11 @@ typedef struct vck_ddim {
 int vck_ddim_step(vck_stream s, const vck_ddim *a);
 /* y[n, C, S] += bias[C] (bias may be NULL) and += residual[n, C, S] (may be NULL) */
 int vck_bias_residual(vck_stream s, float *y, const float *bias, const float *residual, int64_t n, int C, int64_t S);
+/* GroupNorm (+ SiLU); work holds 3 * n * G * vck_group_norm_parts(n, C, S, G) doubles.
+ * gamma, beta may be NULL (1 and 0). y may alias x. */
+int vck_group_norm_parts(int n, int C, int64_t S, int G);
 int vck_group_norm(vck_stream s, const float *x, float *y, int n, int C, int64_t S, int G, const float *gamma,
-                   const float *beta, float eps, bool silu);
+                   const float *beta, float eps, bool silu, double *work);
 int vck_layer_norm(vck_stream s, const float *x, float *y, int64_t rows, int D, const float *gamma,
                    const float *beta, float eps);
 

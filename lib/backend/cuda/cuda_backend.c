@@ -36,7 +36,7 @@ typedef struct weight_slot {
     void *dev;
 } weight_slot;
 
-enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_N };
+enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_NORM, SCRATCH_N };
 
 typedef struct cuda_impl {
     int device;
@@ -142,19 +142,14 @@ static const void *dev_weight(vc_backend *be, const void *p, size_t bytes, int k
     if (is_device) *is_device = false;
     if (!p) return NULL;
     cuda_impl *c = impl_of(be);
-    struct cudaPointerAttributes attr;
-    if (cudaPointerGetAttributes(&attr, p) == cudaSuccess &&
-        (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged)) {
-        if (is_device) *is_device = true;
-        return p;
-    }
-    cudaGetLastError(); /* clear the sticky "invalid value" of unregistered host memory */
+    /* the cache first: with unified addressing a cached host address is never
+     * device memory, and a hit saves the driver query */
     uint32_t print[4];
-    fingerprint(p, bytes, print);
     if (c->n_slots) {
         for (size_t h = hash_key(p, kind, c->n_slots); c->slots[h].host; h = (h + 1) & (c->n_slots - 1)) {
             weight_slot *sl = &c->slots[h];
             if (sl->host != p || sl->kind != kind) continue;
+            fingerprint(p, bytes, print);
             if (sl->bytes == bytes && !memcmp(sl->print, print, sizeof print)) return sl->dev;
             void *d = make_copy(be, p, bytes, kind); /* other contents at the same address: replace */
             if (!d) return NULL;
@@ -165,6 +160,14 @@ static const void *dev_weight(vc_backend *be, const void *p, size_t bytes, int k
             return d;
         }
     }
+    struct cudaPointerAttributes attr;
+    if (cudaPointerGetAttributes(&attr, p) == cudaSuccess &&
+        (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged)) {
+        if (is_device) *is_device = true;
+        return p;
+    }
+    cudaGetLastError(); /* clear the sticky "invalid value" of unregistered host memory */
+    fingerprint(p, bytes, print);
     if ((c->used_slots + 1) * 2 > c->n_slots && !grow_slots(c)) {
         note_cuda(be, cudaErrorMemoryAllocation, "weight cache");
         return NULL;
@@ -376,7 +379,8 @@ static void cu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, i
 {
     const float *g = dev_in(be, gamma, FBYTES(C)), *b = dev_in(be, beta, FBYTES(C));
     if ((gamma && !g) || (beta && !b)) return;
-    note_cuda(be, vck_group_norm(impl_of(be)->stream, x, y, n, C, S, G, g, b, eps, silu), "group_norm");
+    double *work = scratch(be, SCRATCH_NORM, sizeof(double) * 3 * (size_t)n * G * vck_group_norm_parts(n, C, S, G));
+    if (work) note_cuda(be, vck_group_norm(impl_of(be)->stream, x, y, n, C, S, G, g, b, eps, silu, work), "group_norm");
 }
 
 static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows, int32_t D, const float *gamma,
