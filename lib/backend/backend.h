@@ -151,12 +151,6 @@ typedef struct vc_backend_ops {
      * the arena allocates blocks with alloc. unreserve returns it. */
     void *(*reserve)(vc_backend *be, size_t *bytes);
     void (*unreserve)(vc_backend *be, void *p, size_t bytes);
-
-    /* Host memory [p, p + bytes) that ops have read as weights is about to be
-     * freed (a model is closed): drop any device copy kept for it, so a later
-     * allocation at the same address is not taken for the old weights. NULL:
-     * the backend keeps no copies. */
-    void (*forget_host)(vc_backend *be, const void *p, size_t bytes);
 } vc_backend_ops;
 
 /* Stack-like working-memory arena on the backend's memory. */
