@@ -40,6 +40,7 @@ enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_NORM, SCRATCH_N };
 
 typedef struct cuda_impl {
     int device;
+    bool device_set;           /* creation finished: ops select the device */
     cudaStream_t stream;
     cublasHandle_t blas;
     bool fast16;
@@ -51,7 +52,15 @@ typedef struct cuda_impl {
     size_t scratch_bytes[SCRATCH_N];
 } cuda_impl;
 
-static cuda_impl *impl_of(vc_backend *be) { return (cuda_impl *)be->impl; }
+/* Every op goes through here: the context may be used from any thread (one at
+ * a time), and the CUDA current device is per thread, so each op makes the
+ * backend's device current on the calling thread (cheap when it already is). */
+static cuda_impl *impl_of(vc_backend *be)
+{
+    cuda_impl *c = (cuda_impl *)be->impl;
+    if (c->device_set) cudaSetDevice(c->device);
+    return c;
+}
 
 /* Errors cannot be returned from ops: the first one is kept and reported by sync. */
 static void note_cuda(vc_backend *be, int err, const char *what)
@@ -561,6 +570,7 @@ VC_CUDA_EXPORT vc_status vc_cuda_backend_create_v1(vc_context *ctx, int32_t devi
     cublasSetStream(c->blas, c->stream);
     /* float32 mode must be true float32: no TF32 (spec "Conventions") */
     cublasSetMathMode(c->blas, c->fast16 ? CUBLAS_DEFAULT_MATH : CUBLAS_PEDANTIC_MATH);
+    c->device_set = true;
     *out = be;
     return VC_STATUS_OK;
 }
