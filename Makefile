@@ -63,6 +63,7 @@ ENC_LIBS      := $(shell pkg-config --libs $(FFMPEG_PKGS))
 endif
 # `make` alone builds `all` (the check-cuda stand-in below would otherwise be the first rule)
 .DEFAULT_GOAL := all
+include test/cuda/emu/emu.mk
 ifeq ($(CUDA),1)
 include kernels/cuda.mk
 else
@@ -73,7 +74,7 @@ devpack:
 endif
 
 .SECONDARY:
-.PHONY: all check check-unit check-asan check-isolated check-more bench fuzz install clean abi-check check-cuda devpack check-tsan abi-baseline
+.PHONY: all check check-unit check-asan check-isolated check-more bench fuzz install clean abi-check check-cuda check-cuda-emu check-cuda-emu-full devpack check-tsan abi-baseline
 all: $(TARGETS)
 
 $(BUILD)/obj/%.o: %.c
@@ -116,7 +117,7 @@ $(BUILD)/videocrafter.pc: pkgconfig/videocrafter.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 # ------------------------------------------------------------------ tests
-check: check-unit check-asan check-isolated check-more abi-check
+check: check-unit check-asan check-isolated check-cuda-emu check-more abi-check
 	@echo "make check: all passed"
 
 check-unit: all $(TEST_BIN)

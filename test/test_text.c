@@ -156,7 +156,8 @@ static void test_arguments(void **state)
     second.flags = 0;
     second.shape[0] = 1;
     second.data = (float *)two.data + row;
-    vct_assert_close(&one, &second, 1e-6, "batch row 1 vs alone");
+    /* fp16 mode rounds activations to half: a last-bit GEMM difference can flip a rounding */
+    vct_assert_close(&one, &second, vct_tol(1e-6, 1e-2), "batch row 1 vs alone");
     vc_tensor_free(&one);
     vc_tensor_free(&two);
     vc_model_free(model);

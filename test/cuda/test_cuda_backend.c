@@ -36,6 +36,7 @@ static float *dev_copy(vc_backend *be, const float *h, int64_t n)
 }
 
 static int failures;
+static bool g_small; /* --small: reduced shapes with the same edge cases (the CPU emulation) */
 static double g_tol = 1e-5; /* float32 mode; the fp16 mode's pass uses 1e-2 */
 
 static void compare(const char *what, vc_backend *gpu, const float *dev, const float *ref, int64_t n, double tol)
@@ -43,6 +44,16 @@ static void compare(const char *what, vc_backend *gpu, const float *dev, const f
     float *h = malloc((size_t)n * sizeof *h);
     gpu->ops->download(gpu, h, dev, (size_t)n * sizeof(float));
     vc_status st = vc_backend_sync(gpu);
+    if (tol == 0) { /* exact: bit patterns (NaN payloads of widened halves included) */
+        int64_t bad = 0;
+        for (int64_t i = 0; i < n; i++) bad += memcmp(&h[i], &ref[i], sizeof *h) != 0;
+        bool ok = st == VC_STATUS_OK && bad == 0;
+        printf("  %-44s %lld of %lld floats differ (bitwise) %s\n", what, (long long)bad, (long long)n,
+               ok ? "ok" : "FAIL");
+        if (!ok) failures++;
+        free(h);
+        return;
+    }
     double md = 0, mr = 0;
     for (int64_t i = 0; i < n; i++) {
         double d = fabs((double)h[i] - ref[i]);
@@ -156,15 +167,19 @@ static void check_layer_norm(pair *p, int64_t rows, int D)
     free(x); free(g); free(b); free(y);
 }
 
-/* geglu, gelu, silu, add_channel, permute, upsample, concat: exact float32 maths on both */
-static void check_elementwise(pair *p)
+/* geglu, gelu, silu, add_channel, permute, upsample, concat: float32 maths on
+ * both (layout ops exact); s scales the sizes down for the emulation */
+static void check_elementwise(pair *p, int s)
 {
-    const int64_t rows = 2560, inner = 1280, n = rows * 2 * inner;
+    const int64_t rows = 2560 / s, inner = 1280 / s, n = rows * 2 * inner;
+    const int C = (int)inner, P = 640 / s;
     float *x = host_rand(n), *y = malloc((size_t)n * 4), *v = host_rand(2 * inner);
     float *dx = dev_copy(p->gpu, x, n), *dy = p->gpu->ops->alloc(p->gpu, (size_t)n * 4);
+    char name[96];
     p->cpu->ops->geglu(p->cpu, x, y, rows, (int)inner);
     p->gpu->ops->geglu(p->gpu, dx, dy, rows, (int)inner);
-    compare("geglu 2560x(2x1280)", p->gpu, dy, y, rows * inner, 1e-5);
+    snprintf(name, sizeof name, "geglu %lldx(2x%lld)", (long long)rows, (long long)inner);
+    compare(name, p->gpu, dy, y, rows * inner, 1e-5);
     p->cpu->ops->gelu(p->cpu, x, y, n);
     p->gpu->ops->gelu(p->gpu, dx, dy, n);
     compare("gelu", p->gpu, dy, y, n, 1e-5);
@@ -172,21 +187,22 @@ static void check_elementwise(pair *p)
     p->gpu->ops->silu(p->gpu, dx, dy, n);
     compare("silu", p->gpu, dy, y, n, 1e-5);
     memcpy(y, x, (size_t)n * 4);
-    p->cpu->ops->add_channel(p->cpu, y, v, 2, 1280, rows, 1280);
+    p->cpu->ops->add_channel(p->cpu, y, v, 2, C, rows, C); /* x as [2, C, rows] */
     p->gpu->ops->copy(p->gpu, dy, dx, (size_t)n * 4);
-    p->gpu->ops->add_channel(p->gpu, dy, v, 2, 1280, rows, 1280);
-    compare("add_channel 2x1280x2560", p->gpu, dy, y, n, 1e-6);
-    int64_t shape[5] = {2, 320, 16, 20, 32};
+    p->gpu->ops->add_channel(p->gpu, dy, v, 2, C, rows, C);
+    compare("add_channel", p->gpu, dy, y, n, 1e-6);
+    int64_t shape[5] = {2, C / 4, 16 / (s > 1 ? 4 : 1), 20, (int64_t)(n / (2 * (C / 4) * (16 / (s > 1 ? 4 : 1)) * 20))};
     int perm[5] = {0, 3, 4, 2, 1};
+    int64_t np = shape[0] * shape[1] * shape[2] * shape[3] * shape[4];
     p->cpu->ops->permute(p->cpu, x, y, 5, shape, perm);
     p->gpu->ops->permute(p->gpu, dx, dy, 5, shape, perm);
-    compare("permute b c t h w -> b h w t c", p->gpu, dy, y, 2 * 320 * 16 * 20 * 32, 0);
-    p->cpu->ops->upsample_nearest2x(p->cpu, x, y, 640, 20, 32);
-    p->gpu->ops->upsample_nearest2x(p->gpu, dx, dy, 640, 20, 32);
-    compare("upsample x2 640x20x32", p->gpu, dy, y, 640 * 4 * 20 * 32, 0);
-    p->cpu->ops->concat_channels(p->cpu, x, 640, x + 1000, 320, y, 4, 640);
-    p->gpu->ops->concat_channels(p->gpu, dx, 640, dx + 1000, 320, dy, 4, 640);
-    compare("concat 640+320", p->gpu, dy, y, 4 * 960 * 640, 0);
+    compare("permute b c t h w -> b h w t c", p->gpu, dy, y, np, 0);
+    p->cpu->ops->upsample_nearest2x(p->cpu, x, y, C / 2, 20 / (s > 1 ? 2 : 1), 32 / (s > 1 ? 2 : 1));
+    p->gpu->ops->upsample_nearest2x(p->gpu, dx, dy, C / 2, 20 / (s > 1 ? 2 : 1), 32 / (s > 1 ? 2 : 1));
+    compare("upsample x2", p->gpu, dy, y, (int64_t)(C / 2) * 4 * (20 / (s > 1 ? 2 : 1)) * (32 / (s > 1 ? 2 : 1)), 0);
+    p->cpu->ops->concat_channels(p->cpu, x, C / 2, x + 1000 / s, C / 4, y, 4, P);
+    p->gpu->ops->concat_channels(p->gpu, dx, C / 2, dx + 1000 / s, C / 4, dy, 4, P);
+    compare("concat", p->gpu, dy, y, 4 * (int64_t)(C / 2 + C / 4) * P, 0);
     p->gpu->ops->free(p->gpu, dx);
     p->gpu->ops->free(p->gpu, dy);
     free(x); free(y); free(v);
@@ -244,8 +260,41 @@ static void check_widen_and_cache(pair *p)
     free(h); free(ref); free(x); free(w); free(y);
 }
 
+/* Shapes for the CPU emulation (test/cuda/emu/): every code path of the
+ * kernels (tile edges, kv groups, causal, rel-pos, each flash head width) at a
+ * size a CPU runs in seconds. */
+static void run_small_checks(pair *p)
+{
+    check_linear(p, 70, 48, 40);
+    check_linear(p, 77, 64, 64);
+    check_conv(p, 2, 8, 9, 13, 16, 3, 1, 1, false);
+    check_conv(p, 3, 8, 9, 13, 16, 3, 1, 1, true);
+    check_conv(p, 2, 8, 9, 13, 16, 3, 2, 1, false);
+    check_conv(p, 2, 16, 5, 7, 8, 1, 1, 0, true);
+    check_conv_temporal(p, 2, 8, 5, 37, 12, true);
+    check_conv_temporal(p, 1, 8, 4, 20, 8, false);
+    check_group_norm(p, 3, 64, 300, true);
+    check_group_norm(p, 1, 64, 40000, false); /* several blocks per group */
+    check_layer_norm(p, 70, 96);
+    check_attention(p, 2, 2, 130, 150, 64, 1, 0);  /* partial tiles on both sides */
+    check_attention(p, 4, 2, 70, 77, 32, 2, 0);    /* cross, kv shared by 2 sequences */
+    check_attention(p, 2, 1, 65, 93, 80, 1, 0);
+    check_attention(p, 1, 1, 40, 40, 128, 1, 0);
+    check_attention(p, 20, 2, 16, 16, 64, 1, 16);  /* temporal, rel-pos */
+    check_attention(p, 8, 2, 20, 20, 32, 1, 16);   /* clamp binds */
+    check_attention(p, 1, 1, 96, 96, 512, 1, 0);   /* VAE-style single wide head */
+    check_elementwise(p, 16);
+    check_ddim(p, false, false);
+    check_ddim(p, true, true);
+    check_widen_and_cache(p);
+}
+
 static void run_checks(pair *p)
 {
+    if (g_small) {
+        run_small_checks(p);
+        return;
+    }
     check_linear(p, 2560, 320, 320);
     check_linear(p, 77, 1024, 1024);
     check_linear(p, 16 * 2560, 320, 2560);
@@ -269,7 +318,7 @@ static void run_checks(pair *p)
     check_attention(p, 1, 1, 2560, 2560, 512, 1, 0);  /* VAE mid attention */
     check_attention(p, 2, 16, 257, 257, 80, 1, 0);    /* CLIP vision, head width 80 */
     check_attention(p, 2, 16, 77, 77, 64, 1, 0);      /* text tower */
-    check_elementwise(p);
+    check_elementwise(p, 1);
     check_ddim(p, false, false);
     check_ddim(p, true, true);
     check_widen_and_cache(p);
@@ -278,6 +327,7 @@ static void run_checks(pair *p)
 int main(int argc, char **argv)
 {
     const bool probe = argc > 1 && !strcmp(argv[1], "--probe"); /* exit 0 iff a GPU context can be made */
+    g_small = argc > 1 && !strcmp(argv[1], "--small");
     vc_context_params cp;
     vc_context_default_params(&cp);
     cp.backend = "cuda";

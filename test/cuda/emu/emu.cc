@@ -1,0 +1,393 @@
+// emu.cc - CPU emulation of the CUDA runtime, cuBLAS and kernel execution used
+// by the CUDA backend, so that libvideocrafter-cuda's own code (kernels/*.cu and
+// lib/backend/cuda/) is tested by make check on machines without a GPU. A test
+// double only: nothing here ships.
+//
+// Kernels: a block's threads are fibers with their own stacks, switched by a
+// small assembly routine at barriers; the scheduler resumes them round-robin
+// until every one has finished. Device memory is host memory from malloc,
+// recorded so cudaPointerGetAttributes can tell it from host arrays. cuBLAS
+// GEMMs run on OpenBLAS; 16F operands (and the FAST_16F compute type) round
+// their inputs to half first, as tensor cores see them.
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "include/vcemu_kernel.h"
+
+extern "C" void vcemu_switch(void **save_sp, void *load_sp);
+asm(R"(
+    .text
+    .globl vcemu_switch
+    .type vcemu_switch, @function
+vcemu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size vcemu_switch, .-vcemu_switch
+    .section .note.GNU-stack,"",@progbits
+    .text
+)");
+
+static thread_local cudaError_t g_last = cudaSuccess;
+
+namespace vcemu {
+
+constexpr size_t kStack = 256 * 1024;
+constexpr int kMaxThreads = 1024;
+
+struct fiber {
+    void *sp = nullptr;
+    unsigned wait = 0; // g + 1 while waiting at warp barrier generation g
+    uint3 tid{};
+    int lane = 0, warp = 0;
+    bool done = false;
+    char *stack = nullptr;
+};
+
+struct warp_state {
+    int alive = 32, arrived = 0;
+    unsigned gen = 0;
+    uint64_t slot[32];
+};
+
+struct block_run {
+    std::vector<fiber> fibers;
+    std::vector<warp_state> warps;
+    int alive = 0, arrived = 0;
+    unsigned gen = 0;
+    void *sched_sp = nullptr;
+    body_fn body = nullptr;
+    void *arg = nullptr;
+    std::vector<char> smem;
+};
+
+// One grid runs at a time in the process (g_grid_mu), so the emulator's state
+// and the kernels' __shared__ arrays are plain statics: no TLS on the hot path.
+fiber *current = nullptr;
+block_state *block = nullptr;
+static block_run *run = nullptr;
+static std::vector<char *> stacks;
+static std::mutex g_grid_mu;
+
+const uint3 &thread_idx() { return current->tid; }
+int lane_id() { return current->lane; }
+void *dyn_smem() { return run->smem.data(); }
+
+static void yield()
+{
+    fiber *me = current;
+    vcemu_switch(&me->sp, run->sched_sp);
+    current = me;
+}
+
+void sync_block()
+{
+    const unsigned g = run->gen;
+    if (++run->arrived == run->alive) {
+        run->arrived = 0;
+        run->gen++;
+        return;
+    }
+    while (run->gen == g) yield();
+}
+
+// Warp barriers switch straight to the next lane of the warp that has not
+// arrived yet, so a barrier costs one switch a lane (shuffles are two barriers).
+void sync_warp()
+{
+    warp_state &w = run->warps[current->warp];
+    const unsigned g = w.gen;
+    current->wait = g + 1;
+    if (++w.arrived == w.alive) {
+        w.arrived = 0;
+        w.gen++;
+        return;
+    }
+    while (w.gen == g) {
+        fiber *next = nullptr;
+        const size_t base = (size_t)current->warp * 32, size = std::min<size_t>(32, run->fibers.size() - base);
+        for (size_t i = 1; i <= size; i++) { // lanes arrive in order: the next one first
+            fiber &f = run->fibers[base + (current->lane + i) % size];
+            if (!f.done && f.wait != g + 1) {
+                next = &f;
+                break;
+            }
+        }
+        if (!next) { // the lanes left are waiting at a block barrier: let the scheduler run
+            yield();
+            continue;
+        }
+        fiber *me = current;
+        current = next;
+        vcemu_switch(&me->sp, next->sp);
+        current = me;
+    }
+}
+
+uint64_t exchange(uint64_t mine, int src)
+{
+    warp_state &w = run->warps[current->warp];
+    w.slot[current->lane] = mine;
+    sync_warp();
+    const uint64_t r = w.slot[src];
+    sync_warp(); // nobody overwrites a slot before every lane has read
+    return r;
+}
+
+// A finished thread leaves its warp's and block's barriers, as exited threads do.
+static void retire()
+{
+    fiber *f = current;
+    f->done = true;
+    warp_state &w = run->warps[f->warp];
+    w.alive--;
+    if (w.arrived > 0 && w.arrived == w.alive) {
+        w.arrived = 0;
+        w.gen++;
+    }
+    run->alive--;
+    if (run->arrived > 0 && run->arrived == run->alive) {
+        run->arrived = 0;
+        run->gen++;
+    }
+}
+
+static void trampoline()
+{
+    run->body(run->arg);
+    retire();
+    yield();
+    abort(); // a finished fiber is never resumed
+}
+
+static void prepare(fiber &f)
+{
+    uintptr_t top = ((uintptr_t)(f.stack + kStack)) & ~(uintptr_t)15;
+    void **sp = (void **)top;
+    *--sp = nullptr;                    // alignment: entry sees rsp = 8 mod 16, as after a call
+    *--sp = (void *)&trampoline;        // ret target
+    for (int i = 0; i < 6; i++) *--sp = nullptr; // rbp rbx r12 r13 r14 r15
+    f.sp = sp;
+}
+
+cudaError_t run_grid(dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg)
+{
+    std::lock_guard<std::mutex> lk(g_grid_mu);
+    const long nthreads = (long)blk.x * blk.y * blk.z;
+    if (nthreads <= 0 || nthreads > kMaxThreads || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 ||
+        grid.z > 65535 || blk.z > 64)
+        return g_last = cudaErrorInvalidConfiguration;
+    while ((long)stacks.size() < nthreads) {
+        char *s = (char *)malloc(kStack);
+        if (!s) return g_last = cudaErrorMemoryAllocation;
+        stacks.push_back(s);
+    }
+    block_run br;
+    br.body = body;
+    br.arg = arg;
+    br.smem.assign(smem + 128, 0);
+    block_state bs;
+    bs.dim = blk;
+    bs.grid = grid;
+    run = &br;
+    block = &bs;
+    for (unsigned bz = 0; bz < grid.z; bz++)
+        for (unsigned by = 0; by < grid.y; by++)
+            for (unsigned bx = 0; bx < grid.x; bx++) {
+                bs.idx = {bx, by, bz};
+                br.fibers.assign(nthreads, fiber{});
+                br.warps.assign((nthreads + 31) / 32, warp_state{});
+                br.warps.back().alive = (int)(nthreads - 32 * (long)(br.warps.size() - 1));
+                br.alive = (int)nthreads;
+                br.arrived = 0;
+                for (long t = 0; t < nthreads; t++) {
+                    fiber &f = br.fibers[t];
+                    f.tid = {(unsigned)(t % blk.x), (unsigned)(t / blk.x % blk.y), (unsigned)(t / (blk.x * blk.y))};
+                    f.lane = (int)(t % 32);
+                    f.warp = (int)(t / 32);
+                    f.stack = stacks[t];
+                    prepare(f);
+                }
+                while (br.alive > 0)
+                    for (fiber &f : br.fibers) {
+                        if (f.done) continue;
+                        current = &f;
+                        vcemu_switch(&br.sched_sp, f.sp);
+                    }
+            }
+    run = nullptr;
+    block = nullptr;
+    current = nullptr;
+    return cudaSuccess;
+}
+
+} // namespace vcemu
+
+// ------------------------------------------------------------------ runtime
+
+static std::mutex g_mu;
+static std::map<uintptr_t, size_t> g_allocs; // device allocations: base -> bytes
+extern "C" int vcemu_is_device(const void *p)
+{
+    std::lock_guard<std::mutex> lk(g_mu);
+    auto it = g_allocs.upper_bound((uintptr_t)p);
+    if (it == g_allocs.begin()) return 0;
+    --it;
+    return (uintptr_t)p < it->first + (it->second ? it->second : 1);
+}
+
+extern "C" cudaError_t cudaMalloc(void **p, size_t bytes)
+{
+    *p = nullptr;
+    if (bytes > ((size_t)64 << 30)) return g_last = cudaErrorMemoryAllocation;
+    void *m = nullptr;
+    if (posix_memalign(&m, 256, bytes ? bytes : 1) != 0) return g_last = cudaErrorMemoryAllocation;
+    memset(m, 0xCB, bytes); // device memory is not zeroed: make reads of it before writes visible
+    std::lock_guard<std::mutex> lk(g_mu);
+    g_allocs[(uintptr_t)m] = bytes;
+    *p = m;
+    return cudaSuccess;
+}
+
+extern "C" cudaError_t cudaFree(void *p)
+{
+    if (!p) return cudaSuccess;
+    {
+        std::lock_guard<std::mutex> lk(g_mu);
+        auto it = g_allocs.find((uintptr_t)p);
+        if (it == g_allocs.end()) return g_last = cudaErrorInvalidValue;
+        g_allocs.erase(it);
+    }
+    free(p);
+    return cudaSuccess;
+}
+
+extern "C" cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cudaMemcpyKind kind, cudaStream_t)
+{
+    const bool dd = vcemu_is_device(dst), sd = vcemu_is_device(src);
+    const bool ok = kind == cudaMemcpyHostToDevice ? dd && !sd
+                    : kind == cudaMemcpyDeviceToHost ? !dd && sd
+                    : kind == cudaMemcpyDeviceToDevice ? dd && sd
+                                                       : true;
+    if (!ok || (n && (!dst || !src))) return g_last = cudaErrorInvalidValue;
+    if (n) memmove(dst, src, n);
+    return cudaSuccess;
+}
+
+extern "C" cudaError_t cudaStreamCreate(cudaStream_t *s)
+{
+    static char token;
+    *s = (cudaStream_t)&token;
+    return cudaSuccess;
+}
+extern "C" cudaError_t cudaStreamDestroy(cudaStream_t) { return cudaSuccess; }
+extern "C" cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+extern "C" cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : (g_last = cudaErrorInvalidValue); }
+extern "C" cudaError_t cudaGetDeviceCount(int *n)
+{
+    *n = 1;
+    return cudaSuccess;
+}
+extern "C" cudaError_t cudaGetLastError(void)
+{
+    cudaError_t e = g_last;
+    g_last = cudaSuccess;
+    return e;
+}
+extern "C" const char *cudaGetErrorString(cudaError_t e)
+{
+    switch (e) {
+    case cudaSuccess: return "no error (emulated)";
+    case cudaErrorInvalidValue: return "invalid argument (emulated)";
+    case cudaErrorMemoryAllocation: return "out of memory (emulated)";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument (emulated)";
+    default: return "error (emulated)";
+    }
+}
+extern "C" cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *a, const void *p)
+{
+    memset(a, 0, sizeof *a);
+    a->type = vcemu_is_device(p) ? cudaMemoryTypeDevice : cudaMemoryTypeUnregistered;
+    return cudaSuccess;
+}
+
+// ------------------------------------------------------------------ cuBLAS
+
+extern "C" cublasStatus_t cublasCreate(cublasHandle_t *h)
+{
+    static char token;
+    *h = (cublasHandle_t)&token;
+    return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasDestroy(cublasHandle_t) { return CUBLAS_STATUS_SUCCESS; }
+extern "C" cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) { return CUBLAS_STATUS_SUCCESS; }
+extern "C" cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
+
+// a column-major rows x cols operand with leading dimension ld as float, rounded to half if asked
+static std::vector<float> operand(const void *p, cudaDataType_t t, bool round16, long rows, long cols, long ld)
+{
+    std::vector<float> v((size_t)ld * (cols - 1) + rows);
+    for (long c = 0; c < cols; c++)
+        for (long r = 0; r < rows; r++) {
+            const size_t i = (size_t)c * ld + r;
+            float x = t == CUDA_R_16F ? vcemu::f16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+            v[i] = round16 ? vcemu::f16_to_f32(vcemu::f32_to_f16(x)) : x;
+        }
+    return v;
+}
+
+extern "C" cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb,
+                                                     int m, int n, int k, const void *alpha, const void *A,
+                                                     cudaDataType_t at, int lda, long long sa, const void *B,
+                                                     cudaDataType_t bt, int ldb, long long sb, const void *beta,
+                                                     void *C, cudaDataType_t ct, int ldc, long long sc, int batch,
+                                                     cublasComputeType_t compute, cublasGemmAlgo_t)
+{
+    if (m < 0 || n < 0 || k < 0 || batch < 0 || at != bt || ct != CUDA_R_32F) return CUBLAS_STATUS_INVALID_VALUE;
+    if (!vcemu_is_device(A) || !vcemu_is_device(B) || !vcemu_is_device(C)) return CUBLAS_STATUS_INVALID_VALUE;
+    if (at == CUDA_R_16F && compute != CUBLAS_COMPUTE_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
+    const bool round16 = compute == CUBLAS_COMPUTE_32F_FAST_16F;
+    const long ar = ta == CUBLAS_OP_N ? m : k, ac = ta == CUBLAS_OP_N ? k : m;
+    const long br = tb == CUBLAS_OP_N ? k : n, bc = tb == CUBLAS_OP_N ? n : k;
+    if (lda < std::max<long>(1, ar) || ldb < std::max<long>(1, br) || ldc < std::max(1, m))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    const size_t esz = at == CUDA_R_16F ? 2 : 4;
+    for (int b = 0; b < batch; b++) {
+        if (m == 0 || n == 0) break;
+        float *c = (float *)C + (size_t)b * sc;
+        if (k == 0) {
+            for (int j = 0; j < n; j++)
+                for (int i = 0; i < m; i++) c[(size_t)j * ldc + i] *= *(const float *)beta;
+            continue;
+        }
+        const void *pa = (const char *)A + (size_t)b * sa * esz, *pb = (const char *)B + (size_t)b * sb * esz;
+        const bool plain = at == CUDA_R_32F && !round16;
+        std::vector<float> a, bb;
+        if (!plain) {
+            a = operand(pa, at, round16, ar, ac, lda);
+            bb = operand(pb, bt, round16, br, bc, ldb);
+        }
+        cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
+                    tb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, m, n, k, *(const float *)alpha,
+                    plain ? (const float *)pa : a.data(), lda, plain ? (const float *)pb : bb.data(), ldb,
+                    *(const float *)beta, c, ldc);
+    }
+    return CUBLAS_STATUS_SUCCESS;
+}

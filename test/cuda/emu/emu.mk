@@ -1,0 +1,56 @@
+# test/cuda/emu/emu.mk - the CUDA backend built against the CPU emulation of
+# test/cuda/emu/ (no nvcc, no GPU): its kernels and glue run in make check.
+EMU_DIR      := $(BUILD)/emu
+EMU_ARCH     := $(shell uname -m)
+EMU_CXXFLAGS := -std=c++17 $(OPT) -ffp-contract=off -fPIC -fvisibility=hidden -pthread -Wall -Wextra -Werror \
+                -Wno-unknown-pragmas -Wno-unused-parameter -Itest/cuda/emu/include -Ikernels
+EMU_CU       := $(wildcard kernels/*.cu)
+EMU_OBJ      := $(EMU_CU:kernels/%.cu=$(EMU_DIR)/obj/%.o) $(EMU_DIR)/obj/emu.o $(EMU_DIR)/obj/cuda_backend.o
+EMU_SO       := $(EMU_DIR)/libvideocrafter-cuda.so.1
+
+$(EMU_DIR)/gen/%.cc: kernels/%.cu test/cuda/emu/cu2cpp.py
+	@mkdir -p $(dir $@)
+	python3 test/cuda/emu/cu2cpp.py $< $@
+
+$(EMU_DIR)/obj/%.o: $(EMU_DIR)/gen/%.cc kernels/vc_kernels.h $(wildcard test/cuda/emu/include/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
+
+$(EMU_DIR)/obj/emu.o: test/cuda/emu/emu.cc $(wildcard test/cuda/emu/include/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(EMU_DIR)/obj/cuda_backend.o: lib/backend/cuda/cuda_backend.c kernels/vc_kernels.h $(wildcard test/cuda/emu/include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itest/cuda/emu/include -c $< -o $@
+
+$(EMU_SO): $(EMU_OBJ)
+	$(CC) -shared -Wl,-soname,libvideocrafter-cuda.so.1 -Wl,--version-script=lib/videocrafter.map \
+	    -Wl,--no-undefined $(LDFLAGS_ALL) -o $@ $^ $(LIBS) -lstdc++ -lm -pthread
+
+# beside its backend library, which the registry tries first
+$(EMU_DIR)/test_cuda_backend: test/cuda/test_cuda_backend.c $(AR_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(AR_LIB) $(LIBS)
+
+# make check: every kernel at reduced shapes in both modes, and the text tower's
+# reference cases through the emulated backend (seconds). The other parity
+# tests take many minutes emulated: check-cuda-emu-full.
+EMU_ENV := OPENBLAS_NUM_THREADS=1 LD_LIBRARY_PATH=$(EMU_DIR) VC_TEST_BACKEND=cuda
+ifneq ($(EMU_ARCH),x86_64)
+check-cuda-emu check-cuda-emu-full:
+	@echo "SKIP: the CUDA emulation switches fibers with x86-64 assembly (this is $(EMU_ARCH))"
+else
+check-cuda-emu: all $(EMU_SO) $(EMU_DIR)/test_cuda_backend $(BUILD)/test/test_text
+	OPENBLAS_NUM_THREADS=1 $(EMU_DIR)/test_cuda_backend --small
+	@set -e; for prec in fp32 fp16; do echo "== test_text (emulated cuda $$prec)"; \
+	    $(EMU_ENV) VIDEOCRAFTER_CUDA_PRECISION=$$prec $(BUILD)/test/test_text; done
+
+EMU_PARITY := test_text test_unet test_ddim test_vae test_image
+check-cuda-emu-full: all $(EMU_SO) $(EMU_DIR)/test_cuda_backend $(EMU_PARITY:%=$(BUILD)/test/%)
+	OPENBLAS_NUM_THREADS=1 $(EMU_DIR)/test_cuda_backend --small
+	@set -e; for prec in fp32 fp16; do for t in $(EMU_PARITY); do \
+	    echo "== $$t (emulated cuda $$prec)"; \
+	    $(EMU_ENV) VIDEOCRAFTER_CUDA_PRECISION=$$prec $(BUILD)/test/$$t; \
+	done; done
+endif

@@ -1,0 +1,1 @@
+#include "vcemu_kernel.h"

@@ -1,0 +1,264 @@
+// vcemu_kernel.h - what kernels/*.cu use of CUDA C++, emulated on the CPU so the
+// CUDA backend's own kernels and glue run in make check (test/cuda/emu/).
+//
+// Each thread of a block is a fiber (emu.cc); the fibers of a block run on one
+// OS thread, switched at barriers (__syncthreads, __syncwarp, shuffles, WMMA
+// loads/stores), so warp- and block-level cooperation behaves as on a GPU.
+// Blocks run one after another, one grid at a time in the process. Precision follows the device: half and
+// bfloat16 round to nearest even, WMMA products accumulate in float.
+#ifndef VCEMU_KERNEL_H
+#define VCEMU_KERNEL_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <algorithm>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "vcemu_rt.h"
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __shared__ static /* one grid runs at a time (emu.cc) */
+#define __launch_bounds__(...)
+#define __align__(n) alignas(n)
+
+struct uint3 {
+    unsigned x, y, z;
+};
+struct dim3 {
+    unsigned x, y, z;
+    dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+};
+
+namespace vcemu {
+
+struct fiber;
+struct block_state {
+    uint3 idx;
+    dim3 dim, grid;
+};
+extern fiber *current;
+extern block_state *block;
+const uint3 &thread_idx();
+void sync_block();              // __syncthreads
+void sync_warp();               // __syncwarp and the WMMA collectives
+uint64_t exchange(uint64_t mine, int src_lane); // a shuffle: every lane of the warp takes part
+void *dyn_smem();
+int lane_id();
+
+using body_fn = void (*)(void *);
+cudaError_t run_grid(dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg);
+
+template <class K, class Tuple>
+struct job {
+    K kernel;
+    Tuple args;
+    static void run(void *p)
+    {
+        job *j = static_cast<job *>(p);
+        std::apply(j->kernel, j->args); // arguments copied per thread, as by value on a GPU
+    }
+};
+
+struct launcher {
+    dim3 grid, blk;
+    size_t smem;
+    template <class K, class... A>
+    void operator()(K kernel, A... args) const
+    {
+        job<K, std::tuple<A...>> j{kernel, std::tuple<A...>(args...)};
+        run_grid(grid, blk, smem, &job<K, std::tuple<A...>>::run, &j);
+    }
+};
+inline launcher launch(dim3 grid, dim3 blk, size_t smem = 0, cudaStream_t = nullptr) { return {grid, blk, smem}; }
+
+template <class T>
+T shfl(T v, int src)
+{
+    static_assert(sizeof(T) <= 8, "shuffle of at most 8 bytes");
+    uint64_t u = 0;
+    memcpy(&u, &v, sizeof v);
+    u = exchange(u, src);
+    T r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
+
+inline uint16_t f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    const uint32_t sign = (x >> 16) & 0x8000u;
+    x &= 0x7fffffffu;
+    if (x >= 0x7f800000u) return (uint16_t)(sign | (x > 0x7f800000u ? 0x7e00u : 0x7c00u));
+    if (x >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); // rounds to infinity
+    if (x < 0x38800000u) {                                   // subnormal or zero half
+        if (x < 0x33000000u) return (uint16_t)sign;
+        const uint32_t e = x >> 23, m = (x & 0x7fffffu) | 0x800000u, shift = 126 - e;
+        uint32_t h = m >> shift;
+        const uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((x >> 13) - (112u << 10));
+    const uint32_t rem = x & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+inline float f16_to_f32(uint16_t h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ffu;
+    uint32_t x;
+    if (e == 0) {
+        if (!m) x = sign;
+        else {
+            float f = (float)m * 0x1p-24f;
+            memcpy(&x, &f, 4);
+            x |= sign;
+        }
+    } else if (e == 31) {
+        x = sign | 0x7f800000u | (m << 13);
+    } else {
+        x = sign | ((e + 112) << 23) | (m << 13);
+    }
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+} // namespace vcemu
+
+#define threadIdx (vcemu::thread_idx())
+#define blockIdx (vcemu::block->idx)
+#define blockDim (vcemu::block->dim)
+#define gridDim (vcemu::block->grid)
+
+inline void __syncthreads() { vcemu::sync_block(); }
+inline void __syncwarp(unsigned = 0xffffffffu) { vcemu::sync_warp(); }
+template <class T>
+T __shfl_xor_sync(unsigned, T v, int mask)
+{
+    return vcemu::shfl(v, vcemu::lane_id() ^ mask);
+}
+template <class T>
+T __shfl_down_sync(unsigned, T v, unsigned delta)
+{
+    const int src = vcemu::lane_id() + (int)delta;
+    T r = vcemu::shfl(v, src < 32 ? src : vcemu::lane_id());
+    return r;
+}
+template <class T>
+T __shfl_sync(unsigned, T v, int src)
+{
+    return vcemu::shfl(v, src & 31);
+}
+
+// device min/max overloads of mixed integer types
+template <class A, class B>
+inline auto min(A a, B b) -> decltype(a + b)
+{
+    return a < b ? a : b;
+}
+template <class A, class B>
+inline auto max(A a, B b) -> decltype(a + b)
+{
+    return a > b ? a : b;
+}
+
+// the rounding intrinsics: plain IEEE operations (the emulation builds with -ffp-contract=off)
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+
+struct __half {
+    uint16_t bits;
+    __half() = default;
+    __half(float f) : bits(vcemu::f32_to_f16(f)) {}
+    operator float() const { return vcemu::f16_to_f32(bits); }
+};
+inline __half __float2half_rn(float f) { return __half(f); }
+inline float __half2float(__half h) { return (float)h; }
+
+struct __nv_bfloat16 {
+    uint16_t bits;
+};
+inline float __bfloat162float(__nv_bfloat16 h)
+{
+    uint32_t x = (uint32_t)h.bits << 16;
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+template <class F>
+cudaError_t cudaFuncSetAttribute(F, cudaFuncAttribute, int)
+{
+    return cudaSuccess;
+}
+
+// WMMA: every lane keeps the whole tile; loads and stores are warp collectives
+// (a barrier first), so no lane reads a tile another lane is still to write.
+namespace nvcuda {
+namespace wmma {
+struct row_major {};
+struct col_major {};
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+enum layout_t { mem_row_major, mem_col_major };
+
+template <class Use, int M, int N, int K, class T, class Layout = void>
+struct fragment {
+    float v[16 * 16]; // [row][col] of the 16x16 tile, in float (halves widened exactly)
+};
+
+template <class Use, class T, class Layout>
+void load_matrix_sync(fragment<Use, 16, 16, 16, T, Layout> &f, const T *p, unsigned ldm)
+{
+    vcemu::sync_warp();
+    constexpr bool col = std::is_same<Layout, col_major>::value;
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 16; c++) f.v[r * 16 + c] = (float)(col ? p[c * ldm + r] : p[r * ldm + c]);
+}
+inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float> &f, const float *p, unsigned ldm, layout_t l)
+{
+    vcemu::sync_warp();
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 16; c++) f.v[r * 16 + c] = l == mem_col_major ? p[c * ldm + r] : p[r * ldm + c];
+}
+inline void store_matrix_sync(float *p, const fragment<accumulator, 16, 16, 16, float> &f, unsigned ldm, layout_t l)
+{
+    vcemu::sync_warp();
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 16; c++) (l == mem_col_major ? p[c * ldm + r] : p[r * ldm + c]) = f.v[r * 16 + c];
+    vcemu::sync_warp();
+}
+template <class Use, class T, class Layout>
+void fill_fragment(fragment<Use, 16, 16, 16, T, Layout> &f, float x)
+{
+    for (float &e : f.v) e = x;
+}
+template <class TA, class LA, class TB, class LB>
+void mma_sync(fragment<accumulator, 16, 16, 16, float> &d, const fragment<matrix_a, 16, 16, 16, TA, LA> &a,
+              const fragment<matrix_b, 16, 16, 16, TB, LB> &b, const fragment<accumulator, 16, 16, 16, float> &c)
+{
+    float out[256];
+    for (int m = 0; m < 16; m++)
+        for (int n = 0; n < 16; n++) {
+            float s = c.v[m * 16 + n];
+            for (int k = 0; k < 16; k++) s += a.v[m * 16 + k] * b.v[k * 16 + n];
+            out[m * 16 + n] = s;
+        }
+    memcpy(d.v, out, sizeof out);
+}
+} // namespace wmma
+} // namespace nvcuda
+
+#endif
