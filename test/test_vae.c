@@ -58,7 +58,8 @@ static vc_model *model_of(fixture *f, size_t i)
 }
 
 /* frames equal, except pixels whose float value lies within 1e-4 (relative to
- * max|video|) of a rounding boundary, which may differ by one level (§5). */
+ * max|video|) of a rounding boundary, which may differ by one level (§5); in
+ * the CUDA fp16 mode any pixel may differ by one level (the fp16 column). */
 static void check_frames(const vc_tensor *got, const vc_tensor *ref, const vc_tensor *ref_video, const char *what)
 {
     assert_int_equal(got->dtype, VC_DTYPE_U8);
@@ -78,7 +79,7 @@ static void check_frames(const vc_tensor *got, const vc_tensor *ref, const vc_te
         double f = v[((c * T + t) * H + y) * W + x];
         double u = (fmax(-1.0, fmin(1.0, f)) + 1.0) / 2.0 * 255.0; /* level space */
         double dist = fabs(u - floor(u + 0.5)) / 127.5;             /* back to [-1,1] units */
-        if (abs((int)a[i] - (int)b[i]) > 1 || dist > 1e-4 * maxref) bad++;
+        if (abs((int)a[i] - (int)b[i]) > 1 || dist > vct_tol(1e-4, INFINITY) * maxref) bad++;
     }
     print_message("  %-40s %lld/%lld values differ, %lld off a rounding edge\n", what, (long long)differ,
                   (long long)n, (long long)bad);
@@ -111,7 +112,7 @@ static void test_decode_parity(void **state)
         vc_tensor video3;
         assert_int_equal(vc_vae_decode(f->ctx, m, &z, 64, &video3), VC_STATUS_OK);
         snprintf(what, sizeof what, "%s decode, 3 frames per pass", cases[i]);
-        vct_assert_close(&video3, &video, 1e-6, what);
+        vct_assert_close(&video3, &video, vct_tol(1e-6, 1e-2), what); /* fp16: rounding of half activations */
 
         vc_tensor_free(&video3);
         vc_tensor_free(&frames_of_ref);
