@@ -52,14 +52,15 @@ typedef struct cuda_impl {
     size_t scratch_bytes[SCRATCH_N];
 } cuda_impl;
 
-/* Every op goes through here: the context may be used from any thread (one at
+static cuda_impl *impl_of(vc_backend *be) { return (cuda_impl *)be->impl; }
+
+/* First statement of every op: the context may be used from any thread (one at
  * a time), and the CUDA current device is per thread, so each op makes the
- * backend's device current on the calling thread (cheap when it already is). */
-static cuda_impl *impl_of(vc_backend *be)
+ * backend's device current on the calling thread (once per op). */
+static void enter(vc_backend *be)
 {
-    cuda_impl *c = (cuda_impl *)be->impl;
-    if (c->device_set) cudaSetDevice(c->device);
-    return c;
+    cuda_impl *c = impl_of(be);
+    if (c && c->device_set) cudaSetDevice(c->device);
 }
 
 /* Errors cannot be returned from ops: the first one is kept and reported by sync. */
@@ -200,6 +201,7 @@ static const float *dev_in(vc_backend *be, const void *p, size_t bytes)
 
 static void *cu_alloc(vc_backend *be, size_t bytes)
 {
+    enter(be);
     void *p = NULL;
     if (cudaMalloc(&p, bytes ? bytes : 64) != cudaSuccess) {
         cudaGetLastError();
@@ -209,22 +211,26 @@ static void *cu_alloc(vc_backend *be, size_t bytes)
 }
 static void cu_free(vc_backend *be, void *p)
 {
+    enter(be);
     if (p) cudaFree(p);
 }
 static void cu_upload(vc_backend *be, void *dst, const void *src, size_t n)
 {
+    enter(be);
     note_cuda(be, cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, impl_of(be)->stream), "upload");
 }
 static void cu_download(vc_backend *be, void *dst, const void *src, size_t n)
 {
+    enter(be);
     note_cuda(be, cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, impl_of(be)->stream), "download");
     note_cuda(be, cudaStreamSynchronize(impl_of(be)->stream), "download");
 }
 static void cu_copy(vc_backend *be, void *dst, const void *src, size_t n)
 {
+    enter(be);
     note_cuda(be, cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, impl_of(be)->stream), "copy");
 }
-static void cu_fill(vc_backend *be, float *y, float v, int64_t n) { note_cuda(be, vck_fill(impl_of(be)->stream, y, v, n), "fill"); }
+static void cu_fill(vc_backend *be, float *y, float v, int64_t n) { enter(be); note_cuda(be, vck_fill(impl_of(be)->stream, y, v, n), "fill"); }
 
 /* Row-major C = op(A) op(B) through column-major cuBLAS: C^T = op(B)^T op(A)^T.
  * A and B are float32 (half16 false) or both IEEE half; C is float32. */
@@ -244,6 +250,7 @@ static void gemm_rm(vc_backend *be, bool half16, bool ta, bool tb, int m, int n,
 
 static void cu_gemm(vc_backend *be, const vc_gemm_args *a)
 {
+    enter(be);
     gemm_rm(be, false, a->trans_a, a->trans_b, a->m, a->n, a->k, a->alpha, a->a, a->lda, a->stride_a, a->b, a->ldb,
             a->stride_b, a->beta, a->c, a->ldc, a->stride_c, a->batch);
 }
@@ -291,6 +298,7 @@ static const void *act_half(vc_backend *be, const float *x, int64_t n)
 static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *bias,
                       int32_t out, const float *residual, float *y)
 {
+    enter(be);
     cuda_impl *c = impl_of(be);
     const float *db = dev_in(be, bias, FBYTES(out));
     if (bias && !db) return;
@@ -312,6 +320,7 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
 
 static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
 {
+    enter(be);
     cuda_impl *c = impl_of(be);
     const int oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
     const int ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
@@ -327,11 +336,11 @@ static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
     if (a->residual && a->residual != a->y) cu_copy(be, a->y, a->residual, FBYTES((int64_t)a->n * a->co * P));
     const float beta = a->residual ? 1.0f : 0.0f;
     const size_t esz = h16 ? 2 : 4;
-    int64_t per = direct ? 1 : (int64_t)(COLS_BUDGET / ((size_t)K * P * esz));
+    /* 1x1: one batched GEMM over x itself; else im2col columns for per images at a time */
+    int64_t per = direct ? a->n : (int64_t)(COLS_BUDGET / ((size_t)K * P * esz));
     if (per < 1) per = 1;
-    if (direct && h16) per = a->n; /* x itself, rounded to half once */
     for (int64_t i0 = 0; i0 < a->n; i0 += per) {
-        const int64_t nb = a->n - i0 < per ? a->n - i0 : (direct ? a->n - i0 : per);
+        const int64_t nb = a->n - i0 < per ? a->n - i0 : per;
         const float *xi = a->x + i0 * a->ci * HW;
         const void *cols;
         if (direct) {
@@ -350,7 +359,6 @@ static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
         /* y_i[co, P] = W[co, K] . cols_i[K, P] for the nb images at once */
         gemm_rm(be, h16, false, false, a->co, (int)P, (int)K, 1.0f, dw, K, 0, cols, P, K * P, beta,
                 a->y + i0 * a->co * P, P, a->co * P, (int)nb);
-        if (direct && !h16) break; /* one batched GEMM over all images */
     }
     note_cuda(be, vck_bias_residual(c->stream, a->y, db, NULL, a->n, a->co, P), "conv bias");
 }
@@ -358,6 +366,7 @@ static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
 static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
                              const float *w, const float *bias, int32_t co, int32_t kt, const float *residual, float *y)
 {
+    enter(be);
     cuda_impl *c = impl_of(be);
     const float *dw = dev_in(be, w, FBYTES((int64_t)co * ci * kt));
     const float *db = dev_in(be, bias, FBYTES(co));
@@ -386,6 +395,7 @@ static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t 
 static void cu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, int32_t C, int64_t S, int32_t G,
                           const float *gamma, const float *beta, float eps, bool silu)
 {
+    enter(be);
     const float *g = dev_in(be, gamma, FBYTES(C)), *b = dev_in(be, beta, FBYTES(C));
     if ((gamma && !g) || (beta && !b)) return;
     double *work = scratch(be, SCRATCH_NORM, sizeof(double) * 3 * (size_t)n * G * vck_group_norm_parts(n, C, S, G));
@@ -395,6 +405,7 @@ static void cu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, i
 static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows, int32_t D, const float *gamma,
                           const float *beta, float eps)
 {
+    enter(be);
     const float *g = dev_in(be, gamma, FBYTES(D)), *b = dev_in(be, beta, FBYTES(D));
     if ((gamma && !g) || (beta && !b)) return;
     note_cuda(be, vck_layer_norm(impl_of(be)->stream, x, y, rows, D, g, b, eps), "layer_norm");
@@ -402,6 +413,7 @@ static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows
 
 static void cu_attention(vc_backend *be, const vc_attn_args *a)
 {
+    enter(be);
     vck_attn k = {a->q, a->k, a->v, a->o, a->n_seq, a->heads, a->lq, a->lk, a->d, a->kv_group,
                   a->q_tok, a->k_tok, a->v_tok, a->o_tok, a->q_seq, a->k_seq, a->v_seq, a->o_seq, a->scale,
                   NULL, NULL, a->rel_max, a->causal, a->accumulate};
@@ -416,47 +428,56 @@ static void cu_attention(vc_backend *be, const vc_attn_args *a)
 }
 
 #define ELEMENTWISE(name, call) note_cuda(be, call, name)
-static void cu_silu(vc_backend *be, const float *x, float *y, int64_t n) { ELEMENTWISE("silu", vck_silu(impl_of(be)->stream, x, y, n)); }
-static void cu_gelu(vc_backend *be, const float *x, float *y, int64_t n) { ELEMENTWISE("gelu", vck_gelu(impl_of(be)->stream, x, y, n)); }
+static void cu_silu(vc_backend *be, const float *x, float *y, int64_t n) { enter(be); ELEMENTWISE("silu", vck_silu(impl_of(be)->stream, x, y, n)); }
+static void cu_gelu(vc_backend *be, const float *x, float *y, int64_t n) { enter(be); ELEMENTWISE("gelu", vck_gelu(impl_of(be)->stream, x, y, n)); }
 static void cu_geglu(vc_backend *be, const float *x, float *y, int64_t rows, int32_t inner)
 {
+    enter(be);
     ELEMENTWISE("geglu", vck_geglu(impl_of(be)->stream, x, y, rows, inner));
 }
 static void cu_add(vc_backend *be, const float *a, const float *b, float *y, int64_t n)
 {
+    enter(be);
     const float *db = dev_in(be, b, FBYTES(n)); /* b may be a weight (position table) */
     if (db) ELEMENTWISE("add", vck_add(impl_of(be)->stream, a, db, y, n));
 }
 static void cu_axpby(vc_backend *be, float a, const float *x, float b, float *y, int64_t n)
 {
+    enter(be);
     ELEMENTWISE("axpby", vck_axpby(impl_of(be)->stream, a, x, b, y, n));
 }
 static void cu_scale(vc_backend *be, const float *x, float s, float *y, int64_t n)
 {
+    enter(be);
     ELEMENTWISE("scale", vck_scale(impl_of(be)->stream, x, s, y, n));
 }
 static void cu_add_channel(vc_backend *be, float *x, const float *v, int64_t n, int32_t C, int64_t S, int64_t vs)
 {
+    enter(be);
     const float *dv = dev_in(be, v, FBYTES((n - 1) * vs + C));
     if (dv) ELEMENTWISE("add_channel", vck_add_channel(impl_of(be)->stream, x, dv, n, C, S, vs));
 }
 static void cu_permute(vc_backend *be, const float *x, float *y, int32_t ndim, const int64_t *shape, const int32_t *perm)
 {
+    enter(be);
     int p[6] = {0};
     for (int i = 0; i < ndim && i < 6; i++) p[i] = perm[i];
     ELEMENTWISE("permute", vck_permute(impl_of(be)->stream, x, y, ndim, shape, p));
 }
 static void cu_upsample(vc_backend *be, const float *x, float *y, int64_t nc, int32_t h, int32_t w)
 {
+    enter(be);
     ELEMENTWISE("upsample", vck_upsample2x(impl_of(be)->stream, x, y, nc, h, w));
 }
 static void cu_concat(vc_backend *be, const float *a, int32_t ca, const float *b, int32_t cb, float *y, int64_t n,
                       int64_t S)
 {
+    enter(be);
     ELEMENTWISE("concat", vck_concat_channels(impl_of(be)->stream, a, ca, b, cb, y, n, S));
 }
 static void cu_ddim_step(vc_backend *be, const vc_ddim_args *a)
 {
+    enter(be);
     vck_ddim d = {a->sq1ma, a->sqrt_a, a->dir, a->prev, a->scale, a->sigma, a->guidance, a->use_scale,
                   a->x, a->ec, a->eu, a->z, a->x_next, a->x0, a->n};
     ELEMENTWISE("ddim_step", vck_ddim_step(impl_of(be)->stream, &d));
@@ -466,12 +487,14 @@ static void cu_ddim_step(vc_backend *be, const vc_ddim_args *a)
  * each use widens them on the device into the arena. */
 static void cu_widen(vc_backend *be, float *dst, const uint16_t *src, vc_dtype dtype, int64_t n)
 {
+    enter(be);
     const void *d = dev_weight(be, src, (size_t)n * 2, COPY_RAW, NULL);
     if (d) ELEMENTWISE("widen", vck_widen(impl_of(be)->stream, d, dtype == VC_DTYPE_BF16, dst, n));
 }
 
 static void cu_destroy(vc_backend *be)
 {
+    enter(be);
     cuda_impl *c = impl_of(be);
     if (c) {
         for (size_t i = 0; i < c->n_slots; i++)
@@ -488,6 +511,7 @@ static void cu_destroy(vc_backend *be)
 
 static vc_status cu_sync(vc_backend *be, char *msg, size_t cap)
 {
+    enter(be);
     cuda_impl *c = impl_of(be);
     note_cuda(be, cudaStreamSynchronize(c->stream), "synchronize");
     vc_status st = c->error;
