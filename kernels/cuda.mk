@@ -7,6 +7,7 @@ CUDA_CU       := $(wildcard kernels/*.cu)
 CUDA_CU_OBJ   := $(CUDA_CU:%.cu=$(BUILD)/obj/%.o)
 CUDA_C_SRC    := $(wildcard lib/backend/cuda/*.c)
 CUDA_C_OBJ    := $(CUDA_C_SRC:%.c=$(BUILD)/obj/%.o)
+$(CUDA_C_OBJ): $(wildcard lib/backend/cuda/*.h) kernels/vc_kernels.h
 CUDA_SO       := $(BUILD)/libvideocrafter-cuda.so.$(VERSION)
 TARGETS       += $(CUDA_SO)
 
@@ -18,7 +19,7 @@ $(BUILD)/obj/lib/backend/cuda/%.o: CFLAGS_ALL += -I$(CUDA_HOME)/include
 
 $(CUDA_SO): $(CUDA_CU_OBJ) $(CUDA_C_OBJ)
 	$(CC) -shared -Wl,-soname,libvideocrafter-cuda.so.$(SOVERSION) -Wl,--version-script=lib/videocrafter.map \
-	    -Wl,--no-undefined $(LDFLAGS_ALL) -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++ -lm
+	    -Wl,--no-undefined $(LDFLAGS_ALL) -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++ -lm -ldl
 	ln -sf libvideocrafter-cuda.so.$(VERSION) $(BUILD)/libvideocrafter-cuda.so.$(SOVERSION)
 
 $(BUILD)/test/cuda/test_cuda_backend: test/cuda/test_cuda_backend.c $(AR_LIB) $(CUDA_SO)

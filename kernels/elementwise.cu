@@ -48,6 +48,18 @@ __global__ void bias_residual_k(float *y, const float *bias, const float *res, i
     }
 }
 
+// the fp16 mode's cuDNN convolution output: y = widen(h) + bias + residual (residual may be y)
+__global__ void half_bias_residual_k(float *y, const __half *h, const float *bias, const float *res, int64_t n, int C,
+                                     int64_t S)
+{
+    GRID_STRIDE(i, n * C * S) {
+        float v = __half2float(h[i]);
+        if (bias) v += bias[(i / S) % C];
+        if (res) v += res[i];
+        y[i] = v;
+    }
+}
+
 __device__ inline float silu_f(float x) { return x / (1.0f + expf(-x)); }
 __device__ inline float gelu_f(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
@@ -178,6 +190,12 @@ int vck_bias_residual(vck_stream s, float *y, const float *bias, const float *re
 {
     if (!bias && !residual) return 0;
     LAUNCH(bias_residual_k, n * C * S, y, bias, residual, n, C, S);
+}
+
+int vck_half_bias_residual(vck_stream s, float *y, const void *h, const float *bias, const float *residual, int64_t n,
+                           int C, int64_t S)
+{
+    LAUNCH(half_bias_residual_k, n * C * S, y, (const __half *)h, bias, residual, n, C, S);
 }
 
 int vck_silu(vck_stream s, const float *x, float *y, int64_t n) { LAUNCH(silu_k, n, x, y, n); }

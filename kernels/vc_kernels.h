@@ -36,6 +36,9 @@ typedef struct vck_ddim {
 int vck_ddim_step(vck_stream s, const vck_ddim *a);
 /* y[n, C, S] += bias[C] (bias may be NULL) and += residual[n, C, S] (may be NULL) */
 int vck_bias_residual(vck_stream s, float *y, const float *bias, const float *residual, int64_t n, int C, int64_t S);
+/* y[n, C, S] = h (IEEE half) + bias[C] + residual[n, C, S] (bias, residual may be NULL; residual may be y) */
+int vck_half_bias_residual(vck_stream s, float *y, const void *h, const float *bias, const float *residual, int64_t n,
+                           int C, int64_t S);
 /* GroupNorm (+ SiLU); work holds 3 * n * G * vck_group_norm_parts(n, C, S, G) doubles.
  * gamma, beta may be NULL (1 and 0). y may alias x. */
 int vck_group_norm_parts(int n, int C, int64_t S, int G);
@@ -59,6 +62,10 @@ int vck_attention(vck_stream s, const vck_attn *a);
  * softmax and accumulation; head widths 32, 64, 80, 128, no rel-pos tables. */
 bool vck_attention_fp16_supported(const vck_attn *a);
 int vck_attention_fp16(vck_stream s, const vck_attn *a);
+/* Short sequences (kernels/temporal_attention.cu): lq == lk <= 32, d <= 128,
+ * rel-pos tables allowed; float32 in both modes. */
+bool vck_temporal_attention_supported(const vck_attn *a);
+int vck_temporal_attention(vck_stream s, const vck_attn *a);
 
 int vck_silu(vck_stream s, const float *x, float *y, int64_t n);
 int vck_gelu(vck_stream s, const float *x, float *y, int64_t n);

@@ -166,6 +166,7 @@ struct vc_backend {
     int32_t n_threads;
     vc_arena arena;
     void *impl;
+    char detail[256];            /* optional: what the backend runs on and how, logged at INFO */
 };
 
 /* Registry: creates the backend called name ("cpu", "cuda"). */

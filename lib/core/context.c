@@ -167,7 +167,8 @@ vc_status vc_context_create(const vc_context_params *user, vc_context **out)
         }
         return st;
     }
-    vc_log(ctx, VC_LOG_INFO, "backend %s (device %d), %d threads", ctx->backend->ops->name, p.device, ctx->n_threads);
+    vc_log(ctx, VC_LOG_INFO, "backend %s (device %d), %d threads%s%s", ctx->backend->ops->name, p.device,
+           ctx->n_threads, ctx->backend->detail[0] ? ": " : "", ctx->backend->detail);
     *out = ctx;
     return VC_STATUS_OK;
 }

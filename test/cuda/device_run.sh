@@ -23,13 +23,15 @@ cublas=""
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-*/lib64 /usr/lib/x86_64-linux-gnu \
          $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, s, "lib") for p in nvidia.__path__ for s in os.listdir(p)))' 2>/dev/null); do
     [ -e "$d/libcublas.so.13" ] && cublas="$cublas:$d"
+    # cuDNN is optional (convolutions fall back to im2col + cuBLAS); its sub-libraries sit beside it
+    [ -z "${cudnn:-}" ] && [ -e "$d/libcudnn.so.9" ] && cudnn=$d && cublas="$cublas:$d"
 done
 export LD_LIBRARY_PATH="$W/build:$W/lib$cublas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export VC_TEST_DATA=$W/ref/reference VC_TEST_THREADS=8
 B=$W/build
 phase "machine"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
-echo "cuBLAS from:${cublas:-NOT FOUND}"; nproc
+echo "cuBLAS from:${cublas:-NOT FOUND}"; echo "cuDNN from: ${cudnn:-NOT FOUND}"; nproc
 nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 250 > "$OUT/gpumem.csv" 2>/dev/null &
 SMI=$!
 mark() { echo "$(date '+%Y/%m/%d %H:%M:%S').000, MARK $*" >> "$OUT/gpumem.csv"; }
@@ -58,6 +60,10 @@ for prec in fp32 fp16; do
     VIDEOCRAFTER_CUDA_PRECISION=$prec timeout 150 "$B/bench/bench_model" --backend cuda --ckpt $M/model.ckpt \
         --frames 16 --ddim-frames 16 --video-steps $steps --threads 8 --out "$OUT/bench_cuda_$prec.json"
 done
+mark "bench ours fp16 without cuDNN"
+echo "== UNet step with convolutions through im2col + cuBLAS (A/B against the fp16 row above)"
+VIDEOCRAFTER_CUDA_PRECISION=fp16 VIDEOCRAFTER_CUDNN=off timeout 90 "$B/bench/bench_model" --backend cuda \
+    --ckpt $M/model.ckpt --frames 16 --ddim-frames 0 --video-steps 0 --threads 8 --out "$OUT/bench_cuda_fp16_im2col.json.txt"
 mark "bench torch fp16"
 PYTHONUNBUFFERED=1 timeout 170 python3 bench/torch_bench.py --ckpt $M/model.ckpt --device cuda --dtype fp16 \
     --frames 16 --ddim-frames 16 --video-steps 50 --quick --out "$OUT/torch_cuda_fp16.json"

@@ -82,23 +82,48 @@ static void check_linear(pair *p, int64_t rows, int in, int out)
     free(x); free(w); free(b); free(y);
 }
 
+/* pad < 0: the VAE encoder's asymmetric (0, 1, 0, 1) padding (spec §4.1);
+ * residual: y starts from random values and is its own residual */
 static void check_conv(pair *p, int n, int ci, int h, int w, int co, int k, int stride, int pad, bool residual)
 {
-    int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+    const int pt = pad < 0 ? 0 : pad, pb = pad < 0 ? 1 : pad;
+    int oh = (h + pt + pb - k) / stride + 1, ow = (w + pt + pb - k) / stride + 1;
     int64_t nx = (int64_t)n * ci * h * w, ny = (int64_t)n * co * oh * ow;
-    float *x = host_rand(nx), *wt = host_rand((int64_t)co * ci * k * k), *b = host_rand(co), *y = malloc((size_t)ny * 4);
-    vc_conv2d_args a = {x, n, ci, h, w, wt, b, co, k, k, stride, pad, pad, pad, pad, NULL, y};
+    float *x = host_rand(nx), *wt = host_rand((int64_t)co * ci * k * k), *b = host_rand(co), *y = host_rand(ny);
+    float *dx = dev_copy(p->gpu, x, nx), *dy = dev_copy(p->gpu, y, ny);
+    vc_conv2d_args a = {x, n, ci, h, w, wt, b, co, k, k, stride, pt, pt, pb, pb, residual ? y : NULL, y};
     p->cpu->ops->conv2d(p->cpu, &a);
-    float *dx = dev_copy(p->gpu, x, nx), *dy = p->gpu->ops->alloc(p->gpu, (size_t)ny * 4);
     a.x = dx;
     a.y = dy;
+    a.residual = residual ? dy : NULL;
     p->gpu->ops->conv2d(p->gpu, &a);
     char name[96];
-    snprintf(name, sizeof name, "conv2d %dx%dx%dx%d k%d s%d -> %d", n, ci, h, w, k, stride, co);
+    snprintf(name, sizeof name, "conv2d %dx%dx%dx%d k%d s%d p%s -> %d%s", n, ci, h, w, k, stride,
+             pad < 0 ? "0101" : pad ? "1" : "0", co, residual ? " +res(=y)" : "");
     compare(name, p->gpu, dy, y, ny, g_tol);
     p->gpu->ops->free(p->gpu, dx);
     p->gpu->ops->free(p->gpu, dy);
     free(x); free(wt); free(b); free(y);
+}
+
+/* the 2-D convolutions, run once more with cuDNN off (im2col + cuBLAS) */
+static void run_conv_checks(pair *p)
+{
+    if (g_small) {
+        check_conv(p, 2, 8, 9, 13, 16, 3, 1, 1, false);
+        check_conv(p, 3, 8, 9, 13, 16, 3, 1, 1, true);
+        check_conv(p, 2, 8, 9, 13, 16, 3, 2, 1, false);
+        check_conv(p, 2, 8, 10, 12, 8, 3, 2, -1, false);
+        check_conv(p, 2, 16, 5, 7, 8, 1, 1, 0, true);
+        check_conv(p, 2, 8, 11, 13, 8, 3, 3, 1, true); /* the emulated cuDNN refuses it at launch */
+        return;
+    }
+    check_conv(p, 2, 320, 40, 64, 320, 3, 1, 1, false);
+    check_conv(p, 32, 320, 40, 64, 320, 3, 1, 1, true);
+    check_conv(p, 2, 320, 40, 64, 320, 3, 2, 1, false);
+    check_conv(p, 2, 128, 160, 256, 128, 3, 2, -1, false); /* VAE encoder downsampling */
+    check_conv(p, 2, 640, 20, 32, 320, 1, 1, 0, true);
+    check_conv(p, 2, 4, 40, 64, 320, 3, 1, 1, false);
 }
 
 static void check_group_norm(pair *p, int n, int C, int64_t S, bool silu)
@@ -267,10 +292,7 @@ static void run_small_checks(pair *p)
 {
     check_linear(p, 70, 48, 40);
     check_linear(p, 77, 64, 64);
-    check_conv(p, 2, 8, 9, 13, 16, 3, 1, 1, false);
-    check_conv(p, 3, 8, 9, 13, 16, 3, 1, 1, true);
-    check_conv(p, 2, 8, 9, 13, 16, 3, 2, 1, false);
-    check_conv(p, 2, 16, 5, 7, 8, 1, 1, 0, true);
+    run_conv_checks(p);
     check_conv_temporal(p, 2, 8, 5, 37, 12, true);
     check_conv_temporal(p, 1, 8, 4, 20, 8, false);
     check_group_norm(p, 3, 64, 300, true);
@@ -282,6 +304,8 @@ static void run_small_checks(pair *p)
     check_attention(p, 1, 1, 40, 40, 128, 1, 0);
     check_attention(p, 20, 2, 16, 16, 64, 1, 16);  /* temporal, rel-pos */
     check_attention(p, 8, 2, 20, 20, 32, 1, 16);   /* clamp binds */
+    check_attention(p, 3, 2, 33, 33, 64, 1, 16);   /* rel-pos past the short-sequence kernel's 32 */
+    check_attention(p, 5, 3, 32, 32, 128, 1, 16);  /* the short-sequence kernel at its limits */
     check_attention(p, 1, 1, 96, 96, 512, 1, 0);   /* VAE-style single wide head */
     check_elementwise(p, 16);
     check_ddim(p, false, false);
@@ -298,11 +322,7 @@ static void run_checks(pair *p)
     check_linear(p, 2560, 320, 320);
     check_linear(p, 77, 1024, 1024);
     check_linear(p, 16 * 2560, 320, 2560);
-    check_conv(p, 2, 320, 40, 64, 320, 3, 1, 1, false);
-    check_conv(p, 32, 320, 40, 64, 320, 3, 1, 1, true);
-    check_conv(p, 2, 320, 40, 64, 320, 3, 2, 1, false);
-    check_conv(p, 2, 640, 20, 32, 320, 1, 1, 0, true);
-    check_conv(p, 2, 4, 40, 64, 320, 3, 1, 1, false);
+    run_conv_checks(p);
     check_conv_temporal(p, 2, 320, 16, 2560, 320, true);
     check_conv_temporal(p, 1, 640, 16, 640, 640, false);
     check_group_norm(p, 16, 320, 2560, true);
@@ -315,6 +335,7 @@ static void run_checks(pair *p)
     check_attention(p, 2560, 5, 16, 16, 64, 1, 16);   /* temporal with relative position */
     check_attention(p, 2560, 5, 16, 16, 64, 1, 0);    /* temporal without */
     check_attention(p, 64, 5, 20, 20, 64, 1, 16);     /* clamp binds (T > M) */
+    check_attention(p, 64, 5, 40, 40, 64, 1, 16);     /* T > 32: the general kernel with rel-pos */
     check_attention(p, 1, 1, 2560, 2560, 512, 1, 0);  /* VAE mid attention */
     check_attention(p, 2, 16, 257, 257, 80, 1, 0);    /* CLIP vision, head width 80 */
     check_attention(p, 2, 16, 77, 77, 64, 1, 0);      /* text tower */
@@ -327,7 +348,11 @@ static void run_checks(pair *p)
 int main(int argc, char **argv)
 {
     const bool probe = argc > 1 && !strcmp(argv[1], "--probe"); /* exit 0 iff a GPU context can be made */
-    g_small = argc > 1 && !strcmp(argv[1], "--small");
+    bool expect_cudnn = false; /* --expect-cudnn: fail unless cuDNN is in use (the emulation has one) */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--small")) g_small = true;
+        else if (!strcmp(argv[i], "--expect-cudnn")) expect_cudnn = true;
+    }
     vc_context_params cp;
     vc_context_default_params(&cp);
     cp.backend = "cuda";
@@ -349,23 +374,40 @@ int main(int argc, char **argv)
     cp.backend = "cpu";
     vc_context *cctx = NULL;
     if (vc_context_create(&cp, &cctx) != VC_STATUS_OK) return 1;
-    pair p = {cctx->backend, gctx->backend};
-    printf("float32 mode (limit 1e-5 of the largest |value|):\n");
-    run_checks(&p);
     vc_context_free(gctx);
-    /* fp16 mode: half GEMM operands and tensor-core attention, float32 accumulation */
-    setenv("VIDEOCRAFTER_CUDA_PRECISION", "fp16", 1);
-    cp.backend = "cuda";
-    if (vc_context_create(&cp, &gctx) != VC_STATUS_OK) {
-        printf("FAIL: cuda fp16 context: %s\n", vc_last_error());
-        return 1;
+    /* float32 mode (limit 1e-5 of the largest |value|), then fp16 mode (half GEMM
+     * operands, tensor-core attention and convolutions, float32 accumulation;
+     * limit 1e-2); in each, the convolutions once more with cuDNN off */
+    const char *cudnn_env = getenv("VIDEOCRAFTER_CUDNN");
+    char *cudnn_saved = cudnn_env ? strdup(cudnn_env) : NULL;
+    for (int mode = 0; mode < 2; mode++) {
+        setenv("VIDEOCRAFTER_CUDA_PRECISION", mode ? "fp16" : "fp32", 1);
+        g_tol = mode ? 1e-2 : 1e-5;
+        for (int off = 0; off < 2; off++) {
+            if (off) setenv("VIDEOCRAFTER_CUDNN", "off", 1);
+            else if (cudnn_saved) setenv("VIDEOCRAFTER_CUDNN", cudnn_saved, 1);
+            else unsetenv("VIDEOCRAFTER_CUDNN");
+            cp.backend = "cuda";
+            if (vc_context_create(&cp, &gctx) != VC_STATUS_OK) {
+                printf("FAIL: cuda context: %s\n", vc_last_error());
+                return 1;
+            }
+            const char *detail = gctx->backend->detail;
+            printf("%s mode%s (limit %.0e): %s\n", mode ? "fp16" : "float32", off ? ", convolutions without cuDNN" : "",
+                   g_tol, detail);
+            if (!off && expect_cudnn && !strstr(detail, "convolutions cuDNN")) {
+                printf("FAIL: cuDNN expected but not in use\n");
+                failures++;
+            }
+            pair p = {cctx->backend, gctx->backend};
+            if (off) run_conv_checks(&p);
+            else run_checks(&p);
+            vc_context_free(gctx);
+            gctx = NULL;
+        }
     }
-    p.gpu = gctx->backend;
-    g_tol = 1e-2;
-    printf("fp16 mode (limit 1e-2):\n");
-    run_checks(&p);
+    free(cudnn_saved);
     vc_context_free(cctx);
-    vc_context_free(gctx);
     printf(failures ? "FAILED: %d check(s)\n" : "all CUDA backend checks passed\n", failures);
     return failures ? 1 : 0;
 }

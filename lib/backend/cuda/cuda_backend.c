@@ -8,7 +8,8 @@
  * later model mapped at the same address is not mistaken for the old one;
  * half-resident models (weights_dtype f16/bf16) keep their halves on the GPU
  * and widen a layer at a time on the device. GEMMs and convolutions go through
- * cuBLAS (convolutions as batched im2col + GEMM), the rest through the
+ * cuBLAS and cuDNN (cudnn_conv.c, opened at run time; without it convolutions
+ * are batched im2col + GEMM), the rest through the
  * hand-written kernels of kernels/. Precision: float32 by default (TF32 off,
  * spec "Conventions"). VIDEOCRAFTER_CUDA_PRECISION=fp16: weights of linear
  * layers and convolutions are cached as fp16 and multiplied with fp16
@@ -23,6 +24,7 @@
 
 #include "../../../kernels/vc_kernels.h"
 #include "../backend.h"
+#include "cudnn_conv.h"
 
 #define VC_CUDA_EXPORT __attribute__((visibility("default")))
 
@@ -36,19 +38,21 @@ typedef struct weight_slot {
     void *dev;
 } weight_slot;
 
-enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_NORM, SCRATCH_N };
+enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_NORM, SCRATCH_CONV_WS, SCRATCH_N };
 
 typedef struct cuda_impl {
     int device;
     bool device_set;           /* creation finished: ops select the device */
     cudaStream_t stream;
     cublasHandle_t blas;
+    vc_cudnn *dnn;             /* NULL: convolutions through im2col + cuBLAS */
     bool fast16;
     vc_status error;           /* first failure since the last sync */
     char errtext[256];
     weight_slot *slots;        /* open addressing on the host pointer */
     size_t n_slots, used_slots;
-    void *scratch[SCRATCH_N];  /* im2col columns, half activations, upload staging */
+    void *scratch[SCRATCH_N];  /* im2col columns or half conv output, half activations, upload staging, norm
+                                  statistics, cuDNN workspace */
     size_t scratch_bytes[SCRATCH_N];
 } cuda_impl;
 
@@ -316,7 +320,78 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
     if (db) note_cuda(be, vck_add_channel(c->stream, y, db, rows, out, 1, 0), "bias");
 }
 
-#define COLS_BUDGET ((size_t)1 << 30) /* im2col bytes per batched GEMM */
+#define COLS_BUDGET ((size_t)1 << 30)   /* im2col bytes per batched GEMM; half conv buffers */
+#define CONV_WS_CAP ((size_t)256 << 20) /* largest cuDNN workspace accepted */
+
+static void note_dnn(vc_backend *be, const char *err)
+{
+    cuda_impl *c = impl_of(be);
+    if (!err || c->error != VC_STATUS_OK) return;
+    c->error = VC_STATUS_BACKEND_ERROR;
+    snprintf(c->errtext, sizeof c->errtext, "cudnn: convolution failed: %s", err);
+}
+
+/* A shape cuDNN planned but would not run (it refuses at launch, before any
+ * work): im2col from now on. */
+static bool reject(cuda_impl *c, const vc_cudnn_shape *s)
+{
+    vc_cudnn_reject(c->dnn, s);
+    return false;
+}
+
+/* The convolution through cuDNN, in chunks of images that keep every tensor
+ * below 2^31 elements (and, in fp16 mode, the half buffers within
+ * COLS_BUDGET). false (nothing done): cuDNN is off or has no plan for the
+ * shape; asymmetric padding (the VAE's downsampling, §4.1) is not expressible. */
+static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, const float *db, int oh, int ow)
+{
+    cuda_impl *c = impl_of(be);
+    if (!c->dnn || a->pad_top != a->pad_bottom || a->pad_left != a->pad_right) return false;
+    const bool h16 = c->fast16;
+    const int64_t in_img = (int64_t)a->ci * a->h * a->w, out_img = (int64_t)a->co * oh * ow;
+    const int64_t big = in_img > out_img ? in_img : out_img;
+    int64_t per = (int64_t)0x7fffffff / big;
+    if (h16 && per > (int64_t)(COLS_BUDGET / (2 * (size_t)big))) per = (int64_t)(COLS_BUDGET / (2 * (size_t)big));
+    if (per < 1) return false;
+    if (per > a->n) per = a->n;
+    vc_cudnn_shape full = {(int)per, a->ci, a->h, a->w, a->co, a->kh, a->kw, a->stride, a->pad_top, a->pad_left, h16};
+    vc_cudnn_shape tail = full;
+    tail.n = (int)(a->n % per);
+    size_t ws_full = 0, ws_tail = 0;
+    if (!vc_cudnn_plan(c->dnn, &full, CONV_WS_CAP, &ws_full) ||
+        (tail.n && !vc_cudnn_plan(c->dnn, &tail, CONV_WS_CAP, &ws_tail)))
+        return false;
+    const size_t ws_bytes = ws_full > ws_tail ? ws_full : ws_tail;
+    void *ws = ws_bytes ? scratch(be, SCRATCH_CONV_WS, ws_bytes) : NULL;
+    if (ws_bytes && !ws) return true; /* noted */
+    const int64_t P = (int64_t)oh * ow;
+    if (!h16) { /* y = conv + residual: cuDNN accumulates onto the residual (which may be y itself) */
+        if (a->residual && a->residual != a->y) cu_copy(be, a->y, a->residual, FBYTES((int64_t)a->n * out_img));
+        const float beta = a->residual ? 1.0f : 0.0f;
+        for (int64_t i0 = 0; i0 < a->n; i0 += per) {
+            const vc_cudnn_shape *s = a->n - i0 < per ? &tail : &full;
+            const char *err = vc_cudnn_forward(c->dnn, s, a->x + i0 * in_img, dw, beta, a->y + i0 * out_img, ws, ws_bytes);
+            if (err && i0 == 0) return reject(c, s); /* nothing written yet: the fallback does it all */
+            note_dnn(be, err);
+        }
+        note_cuda(be, vck_bias_residual(c->stream, a->y, db, NULL, a->n, a->co, P), "conv bias");
+        return true;
+    }
+    /* fp16: half x and y (cuDNN wants one data type), widened with bias and residual in one pass */
+    for (int64_t i0 = 0; i0 < a->n; i0 += per) {
+        const vc_cudnn_shape *s = a->n - i0 < per ? &tail : &full;
+        const void *xh = act_half(be, a->x + i0 * in_img, s->n * in_img);
+        void *yh = scratch(be, SCRATCH_COLS, (size_t)(s->n * out_img) * 2);
+        if (!xh || !yh) return true;
+        const char *err = vc_cudnn_forward(c->dnn, s, xh, dw, 0.0f, yh, ws, ws_bytes);
+        if (err && i0 == 0) return reject(c, s);
+        note_dnn(be, err);
+        note_cuda(be, vck_half_bias_residual(c->stream, a->y + i0 * out_img, yh, db,
+                                             a->residual ? a->residual + i0 * out_img : NULL, s->n, a->co, P),
+                  "conv bias");
+    }
+    return true;
+}
 
 static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
 {
@@ -330,6 +405,7 @@ static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
     const bool h16 = c->fast16;
     const void *dw = h16 ? weight_half(be, a->weight, a->co * K) : (const void *)dev_in(be, a->weight, FBYTES(a->co * K));
     if (!dw) return;
+    if (conv_cudnn(be, a, dw, db, oh, ow)) return;
     const bool direct = a->kh == 1 && a->kw == 1 && a->stride == 1 && !a->pad_top && !a->pad_left &&
                         !a->pad_bottom && !a->pad_right;
     /* y = conv + residual: the GEMM accumulates onto the residual (which may be y itself) */
@@ -421,7 +497,9 @@ static void cu_attention(vc_backend *be, const vc_attn_args *a)
     if (a->rel_k) k.rel_k = dev_in(be, a->rel_k, rel);
     if (a->rel_v) k.rel_v = dev_in(be, a->rel_v, rel);
     if ((a->rel_k && !k.rel_k) || (a->rel_v && !k.rel_v)) return;
-    if (impl_of(be)->fast16 && vck_attention_fp16_supported(&k))
+    if (vck_temporal_attention_supported(&k)) /* the temporal transformer's T frames (§5.7) */
+        note_cuda(be, vck_temporal_attention(impl_of(be)->stream, &k), "attention (temporal)");
+    else if (impl_of(be)->fast16 && vck_attention_fp16_supported(&k))
         note_cuda(be, vck_attention_fp16(impl_of(be)->stream, &k), "attention (fp16)");
     else
         note_cuda(be, vck_attention(impl_of(be)->stream, &k), "attention");
@@ -502,6 +580,7 @@ static void cu_destroy(vc_backend *be)
         free(c->slots);
         for (int i = 0; i < SCRATCH_N; i++)
             if (c->scratch[i]) cudaFree(c->scratch[i]);
+        vc_cudnn_close(c->dnn);
         if (c->blas) cublasDestroy(c->blas);
         if (c->stream) cudaStreamDestroy(c->stream);
         free(c);
@@ -594,6 +673,16 @@ VC_CUDA_EXPORT vc_status vc_cuda_backend_create_v1(vc_context *ctx, int32_t devi
     cublasSetStream(c->blas, c->stream);
     /* float32 mode must be true float32: no TF32 (spec "Conventions") */
     cublasSetMathMode(c->blas, c->fast16 ? CUBLAS_DEFAULT_MATH : CUBLAS_PEDANTIC_MATH);
+    char why[200] = "";
+    c->dnn = vc_cudnn_open(c->stream, why, sizeof why);
+    struct cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, device) != cudaSuccess) snprintf(prop.name, sizeof prop.name, "?");
+    if (c->dnn)
+        snprintf(be->detail, sizeof be->detail, "%.100s, %s mode, convolutions cuDNN %s", prop.name,
+                 c->fast16 ? "fp16" : "float32", vc_cudnn_version(c->dnn));
+    else
+        snprintf(be->detail, sizeof be->detail, "%.100s, %s mode, convolutions im2col + cuBLAS (cuDNN: %.100s)", prop.name,
+                 c->fast16 ? "fp16" : "float32", why);
     c->device_set = true;
     *out = be;
     return VC_STATUS_OK;

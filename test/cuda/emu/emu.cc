@@ -305,6 +305,12 @@ extern "C" cudaError_t cudaGetDeviceCount(int *n)
     *n = 1;
     return cudaSuccess;
 }
+extern "C" cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int d)
+{
+    if (d != 0) return g_last = cudaErrorInvalidValue;
+    snprintf(p->name, sizeof p->name, "CPU emulation");
+    return cudaSuccess;
+}
 extern "C" cudaError_t cudaGetLastError(void)
 {
     cudaError_t e = g_last;

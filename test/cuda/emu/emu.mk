@@ -5,8 +5,10 @@ EMU_ARCH     := $(shell uname -m)
 EMU_CXXFLAGS := -std=c++17 $(OPT) -ffp-contract=off -fPIC -fvisibility=hidden -pthread -Wall -Wextra -Werror \
                 -Wno-unknown-pragmas -Wno-unused-parameter -Itest/cuda/emu/include -Ikernels
 EMU_CU       := $(wildcard kernels/*.cu)
-EMU_OBJ      := $(EMU_CU:kernels/%.cu=$(EMU_DIR)/obj/%.o) $(EMU_DIR)/obj/emu.o $(EMU_DIR)/obj/cuda_backend.o
+EMU_OBJ      := $(EMU_CU:kernels/%.cu=$(EMU_DIR)/obj/%.o) $(EMU_DIR)/obj/emu.o $(EMU_DIR)/obj/cuda_backend.o \
+                $(EMU_DIR)/obj/cudnn_conv.o
 EMU_SO       := $(EMU_DIR)/libvideocrafter-cuda.so.1
+EMU_CUDNN    := $(EMU_DIR)/libcudnn.so.9
 
 $(EMU_DIR)/gen/%.cc: kernels/%.cu test/cuda/emu/cu2cpp.py
 	@mkdir -p $(dir $@)
@@ -20,13 +22,20 @@ $(EMU_DIR)/obj/emu.o: test/cuda/emu/emu.cc $(wildcard test/cuda/emu/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_CXXFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-$(EMU_DIR)/obj/cuda_backend.o: lib/backend/cuda/cuda_backend.c kernels/vc_kernels.h $(wildcard test/cuda/emu/include/*.h)
+$(EMU_DIR)/obj/%.o: lib/backend/cuda/%.c $(wildcard lib/backend/cuda/*.h) kernels/vc_kernels.h \
+                    $(wildcard test/cuda/emu/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itest/cuda/emu/include -c $< -o $@
 
-$(EMU_SO): $(EMU_OBJ)
-	$(CC) -shared -Wl,-soname,libvideocrafter-cuda.so.1 -Wl,--version-script=lib/videocrafter.map \
-	    -Wl,--no-undefined $(LDFLAGS_ALL) -o $@ $^ $(LIBS) -lstdc++ -lm -pthread
+$(EMU_SO): $(EMU_OBJ) test/cuda/emu/emu.map
+	$(CC) -shared -Wl,-soname,libvideocrafter-cuda.so.1 -Wl,--version-script=test/cuda/emu/emu.map \
+	    -Wl,--no-undefined $(LDFLAGS_ALL) -o $@ $(EMU_OBJ) $(LIBS) -lstdc++ -lm -ldl -pthread
+
+# the emulated cuDNN, which the backend opens through VIDEOCRAFTER_CUDNN; it
+# reaches the emulator's device-memory records in the backend library
+$(EMU_CUDNN): test/cuda/emu/cudnn_emu.cc $(EMU_SO) $(wildcard test/cuda/emu/include/*.h)
+	$(CXX) $(EMU_CXXFLAGS) -shared -Wl,-soname,libcudnn.so.9 -Wl,--no-undefined -o $@ $< \
+	    -L$(EMU_DIR) -l:libvideocrafter-cuda.so.1 -Wl,-rpath,'$$ORIGIN'
 
 # beside its backend library, which the registry tries first
 $(EMU_DIR)/test_cuda_backend: test/cuda/test_cuda_backend.c $(AR_LIB)
@@ -36,19 +45,20 @@ $(EMU_DIR)/test_cuda_backend: test/cuda/test_cuda_backend.c $(AR_LIB)
 # make check: every kernel at reduced shapes in both modes, and the text tower's
 # reference cases through the emulated backend (seconds). The other parity
 # tests take many minutes emulated: check-cuda-emu-full.
-EMU_ENV := OPENBLAS_NUM_THREADS=1 LD_LIBRARY_PATH=$(EMU_DIR) VC_TEST_BACKEND=cuda
+EMU_RUN := OPENBLAS_NUM_THREADS=1 VIDEOCRAFTER_CUDNN=$(abspath $(EMU_CUDNN))
+EMU_ENV := $(EMU_RUN) LD_LIBRARY_PATH=$(EMU_DIR) VC_TEST_BACKEND=cuda
 ifneq ($(EMU_ARCH),x86_64)
 check-cuda-emu check-cuda-emu-full:
 	@echo "SKIP: the CUDA emulation switches fibers with x86-64 assembly (this is $(EMU_ARCH))"
 else
-check-cuda-emu: all $(EMU_SO) $(EMU_DIR)/test_cuda_backend $(BUILD)/test/test_text
-	OPENBLAS_NUM_THREADS=1 $(EMU_DIR)/test_cuda_backend --small
+check-cuda-emu: all $(EMU_SO) $(EMU_CUDNN) $(EMU_DIR)/test_cuda_backend $(BUILD)/test/test_text
+	$(EMU_RUN) $(EMU_DIR)/test_cuda_backend --small --expect-cudnn
 	@set -e; for prec in fp32 fp16; do echo "== test_text (emulated cuda $$prec)"; \
 	    $(EMU_ENV) VIDEOCRAFTER_CUDA_PRECISION=$$prec $(BUILD)/test/test_text; done
 
 EMU_PARITY := test_text test_unet test_ddim test_vae test_image
-check-cuda-emu-full: all $(EMU_SO) $(EMU_DIR)/test_cuda_backend $(EMU_PARITY:%=$(BUILD)/test/%)
-	OPENBLAS_NUM_THREADS=1 $(EMU_DIR)/test_cuda_backend --small
+check-cuda-emu-full: all $(EMU_SO) $(EMU_CUDNN) $(EMU_DIR)/test_cuda_backend $(EMU_PARITY:%=$(BUILD)/test/%)
+	$(EMU_RUN) $(EMU_DIR)/test_cuda_backend --small --expect-cudnn
 	@set -e; for prec in fp32 fp16; do for t in $(EMU_PARITY); do \
 	    echo "== $$t (emulated cuda $$prec)"; \
 	    $(EMU_ENV) VIDEOCRAFTER_CUDA_PRECISION=$$prec $(BUILD)/test/$$t; \

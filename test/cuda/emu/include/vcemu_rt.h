@@ -28,6 +28,9 @@ struct cudaPointerAttributes {
     int device;
     void *devicePointer, *hostPointer;
 };
+struct cudaDeviceProp {
+    char name[256];
+};
 typedef enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 } cudaFuncAttribute;
 
 cudaError_t cudaMalloc(void **p, size_t bytes);
@@ -41,6 +44,7 @@ cudaError_t cudaGetDeviceCount(int *count);
 cudaError_t cudaGetLastError(void);
 const char *cudaGetErrorString(cudaError_t e);
 cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *attr, const void *p);
+cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device);
 
 typedef struct cublasContext *cublasHandle_t;
 typedef enum { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7, CUBLAS_STATUS_NOT_SUPPORTED = 15 } cublasStatus_t;
@@ -60,8 +64,9 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta
                                           const void *beta, void *C, cudaDataType_t ct, int ldc, long long sc,
                                           int batch, cublasComputeType_t compute, cublasGemmAlgo_t algo);
 
-/* emulator internals shared with the kernel side */
-int vcemu_is_device(const void *p);
+/* emulator internals shared with the kernel side and the emulated cuDNN
+ * (exported from the emulated backend library for the latter) */
+__attribute__((visibility("default"))) int vcemu_is_device(const void *p);
 
 #ifdef __cplusplus
 }
