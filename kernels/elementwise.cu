@@ -73,6 +73,20 @@ __global__ void geglu_k(const float *x, float *y, int64_t rows, int inner)
         y[i] = row[c] * gelu_f(row[inner + c]); // §5.5: first half value, second half gate
     }
 }
+// fp16 feed-forward: y = half((h[:, :inner] + b) * gelu(h[:, inner:] + b')) from half h
+__global__ void geglu_bias_half_k(const __half *h, const float *b, __half *y, int64_t rows, int inner)
+{
+    GRID_STRIDE(i, rows * inner) {
+        int64_t r = i / inner, c = i % inner;
+        const __half *row = h + r * 2 * inner;
+        float v = __half2float(row[c]), g = __half2float(row[inner + c]);
+        if (b) {
+            v += b[c];
+            g += b[inner + c];
+        }
+        y[i] = __float2half_rn(v * gelu_f(g));
+    }
+}
 __global__ void add_k(const float *a, const float *b, float *y, int64_t n) { GRID_STRIDE(i, n) y[i] = a[i] + b[i]; }
 __global__ void axpby_k(float a, const float *x, float b, float *y, int64_t n)
 {
@@ -203,6 +217,10 @@ int vck_gelu(vck_stream s, const float *x, float *y, int64_t n) { LAUNCH(gelu_k,
 int vck_geglu(vck_stream s, const float *x, float *y, int64_t rows, int inner)
 {
     LAUNCH(geglu_k, rows * inner, x, y, rows, inner);
+}
+int vck_geglu_bias_half(vck_stream s, const void *h, const float *bias, void *y, int64_t rows, int inner)
+{
+    LAUNCH(geglu_bias_half_k, rows * inner, (const __half *)h, bias, (__half *)y, rows, inner);
 }
 int vck_add(vck_stream s, const float *a, const float *b, float *y, int64_t n) { LAUNCH(add_k, n, a, b, y, n); }
 int vck_axpby(vck_stream s, float a, const float *x, float b, float *y, int64_t n)

@@ -70,6 +70,9 @@ int vck_temporal_attention(vck_stream s, const vck_attn *a);
 int vck_silu(vck_stream s, const float *x, float *y, int64_t n);
 int vck_gelu(vck_stream s, const float *x, float *y, int64_t n);
 int vck_geglu(vck_stream s, const float *x, float *y, int64_t rows, int inner);
+/* y[rows, inner] = (h[:, :inner] + bias[:inner]) * gelu(h[:, inner:] + bias[inner:]), h and y IEEE half,
+ * bias float32 [2*inner] or NULL (spec §5.5) */
+int vck_geglu_bias_half(vck_stream s, const void *h, const float *bias, void *y, int64_t rows, int inner);
 int vck_add(vck_stream s, const float *a, const float *b, float *y, int64_t n);
 int vck_axpby(vck_stream s, float a, const float *x, float b, float *y, int64_t n);
 int vck_scale(vck_stream s, const float *x, float f, float *y, int64_t n);

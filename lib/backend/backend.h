@@ -145,6 +145,15 @@ typedef struct vc_backend_ops {
      * on the host and uploads. */
     void (*widen)(vc_backend *be, float *dst, const uint16_t *src, vc_dtype dtype, int64_t n);
 
+    /* Optional fused GEGLU feed-forward (spec §5.5) on x [rows, in]:
+     * y = residual + W2 geglu(W1 x + b1) + b2, w1 [2*inner, in], w2 [out, inner],
+     * residual may alias y. NULL: the model composes linear, geglu, linear, which
+     * is what the CPU backend does anyway; a GPU keeps the [rows, 2*inner]
+     * intermediate in its own precision. */
+    void (*feed_forward)(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w1,
+                         const float *b1, int32_t inner, const float *w2, const float *b2, int32_t out,
+                         const float *residual, float *y);
+
     /* Address space of *bytes whose pages take memory only once written
      * (host backends), for the arena's single stack: its resident size is then
      * the working set actually used. May lower *bytes; NULL result (or no op):

@@ -389,11 +389,17 @@ static void basic_block(run *r, const char *p, float *a, int64_t rows, int32_t C
         int64_t chunk = FF_CHUNK_FLOATS / (8 * (int64_t)C);
         if (chunk < 256) chunk = 256;
         if (chunk > per) chunk = per;
-        float *hid = buf(r, chunk * 8 * C), *gg = buf(r, chunk * 4 * C);
+        const bool fused = r->op->feed_forward != NULL;
+        float *hid = fused ? NULL : buf(r, chunk * 8 * C), *gg = fused ? NULL : buf(r, chunk * 4 * C);
         if (r->st) goto done;
         for (int64_t v0 = 0; v0 < rows; v0 += per) {
             for (int64_t r0 = v0; r0 < v0 + per; r0 += chunk) {
                 int64_t m = v0 + per - r0 < chunk ? v0 + per - r0 : chunk;
+                if (fused) {
+                    r->op->feed_forward(r->be, nrm + r0 * C, m, C, fw1, fb1, 4 * C, fw2, fb2, C, a + r0 * C,
+                                        a + r0 * C);
+                    continue;
+                }
                 r->op->linear(r->be, nrm + r0 * C, m, C, fw1, fb1, 8 * C, NULL, hid);
                 r->op->geglu(r->be, hid, gg, m, 4 * C);
                 r->op->linear(r->be, gg, m, 4 * C, fw2, fb2, C, a + r0 * C, a + r0 * C);

@@ -82,6 +82,29 @@ static void check_linear(pair *p, int64_t rows, int in, int out)
     free(x); free(w); free(b); free(y);
 }
 
+/* the fused GEGLU feed-forward against the CPU backend's linear, geglu, linear */
+static void check_feed_forward(pair *p, int64_t rows, int in, int inner, bool residual)
+{
+    if (!p->gpu->ops->feed_forward) return;
+    const int out = in;
+    float *x = host_rand(rows * in), *w1 = host_rand((int64_t)2 * inner * in), *b1 = host_rand(2 * inner);
+    float *w2 = host_rand((int64_t)out * inner), *b2 = host_rand(out), *y = host_rand(rows * out);
+    float *hid = malloc((size_t)(rows * 2 * inner) * 4), *gg = malloc((size_t)(rows * inner) * 4);
+    float *dx = dev_copy(p->gpu, x, rows * in), *dy = dev_copy(p->gpu, y, rows * out);
+    for (int64_t i = 0; i < (int64_t)2 * inner * in; i++) w1[i] *= 0.125f; /* keep gelu's input moderate */
+    p->cpu->ops->linear(p->cpu, x, rows, in, w1, b1, 2 * inner, NULL, hid);
+    p->cpu->ops->geglu(p->cpu, hid, gg, rows, inner);
+    p->cpu->ops->linear(p->cpu, gg, rows, inner, w2, b2, out, residual ? y : NULL, y);
+    p->gpu->ops->feed_forward(p->gpu, dx, rows, in, w1, b1, inner, w2, b2, out, residual ? dy : NULL, dy);
+    char name[96];
+    snprintf(name, sizeof name, "feed_forward %lldx%d (inner %d)%s", (long long)rows, in, inner,
+             residual ? " +res(=y)" : "");
+    compare(name, p->gpu, dy, y, rows * out, g_tol);
+    p->gpu->ops->free(p->gpu, dx);
+    p->gpu->ops->free(p->gpu, dy);
+    free(x); free(w1); free(b1); free(w2); free(b2); free(y); free(hid); free(gg);
+}
+
 /* pad < 0: the VAE encoder's asymmetric (0, 1, 0, 1) padding (spec §4.1);
  * residual: y starts from random values and is its own residual */
 static void check_conv(pair *p, int n, int ci, int h, int w, int co, int k, int stride, int pad, bool residual)
@@ -292,6 +315,8 @@ static void run_small_checks(pair *p)
 {
     check_linear(p, 70, 48, 40);
     check_linear(p, 77, 64, 64);
+    check_feed_forward(p, 70, 32, 48, true);
+    check_feed_forward(p, 33, 16, 40, false);
     run_conv_checks(p);
     check_conv_temporal(p, 2, 8, 5, 37, 12, true);
     check_conv_temporal(p, 1, 8, 4, 20, 8, false);
@@ -322,6 +347,8 @@ static void run_checks(pair *p)
     check_linear(p, 2560, 320, 320);
     check_linear(p, 77, 1024, 1024);
     check_linear(p, 16 * 2560, 320, 2560);
+    check_feed_forward(p, 6553, 320, 1280, true); /* one chunk of the UNet's top level */
+    check_feed_forward(p, 640, 1280, 5120, false);
     run_conv_checks(p);
     check_conv_temporal(p, 2, 320, 16, 2560, 320, true);
     check_conv_temporal(p, 1, 640, 16, 640, 640, false);

@@ -38,7 +38,8 @@ typedef struct weight_slot {
     void *dev;
 } weight_slot;
 
-enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_NORM, SCRATCH_CONV_WS, SCRATCH_N };
+enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_NORM, SCRATCH_CONV_WS, SCRATCH_FF_HID, SCRATCH_FF_ACT,
+       SCRATCH_N };
 
 typedef struct cuda_impl {
     int device;
@@ -52,7 +53,7 @@ typedef struct cuda_impl {
     weight_slot *slots;        /* open addressing on the host pointer */
     size_t n_slots, used_slots;
     void *scratch[SCRATCH_N];  /* im2col columns or half conv output, half activations, upload staging, norm
-                                  statistics, cuDNN workspace */
+                                  statistics, cuDNN workspace, feed-forward intermediates */
     size_t scratch_bytes[SCRATCH_N];
 } cuda_impl;
 
@@ -237,19 +238,27 @@ static void cu_copy(vc_backend *be, void *dst, const void *src, size_t n)
 static void cu_fill(vc_backend *be, float *y, float v, int64_t n) { enter(be); note_cuda(be, vck_fill(impl_of(be)->stream, y, v, n), "fill"); }
 
 /* Row-major C = op(A) op(B) through column-major cuBLAS: C^T = op(B)^T op(A)^T.
- * A and B are float32 (half16 false) or both IEEE half; C is float32. */
-static void gemm_rm(vc_backend *be, bool half16, bool ta, bool tb, int m, int n, int k, float alpha, const void *A,
-                    int64_t lda, int64_t sa, const void *B, int64_t ldb, int64_t sb, float beta, float *C, int64_t ldc,
-                    int64_t sc, int batch)
+ * A and B are float32 (half16 false) or both IEEE half; C is float32, or IEEE
+ * half when c16 (then A and B must be half). */
+static void gemm_rm_ex(vc_backend *be, bool half16, bool c16, bool ta, bool tb, int m, int n, int k, float alpha,
+                       const void *A, int64_t lda, int64_t sa, const void *B, int64_t ldb, int64_t sb, float beta,
+                       void *C, int64_t ldc, int64_t sc, int batch)
 {
     cuda_impl *c = impl_of(be);
     cublasOperation_t opa = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     cudaDataType_t ab = half16 ? CUDA_R_16F : CUDA_R_32F;
     cublasComputeType_t ct = half16 ? CUBLAS_COMPUTE_32F : c->fast16 ? CUBLAS_COMPUTE_32F_FAST_16F : CUBLAS_COMPUTE_32F;
     cublasStatus_t st = cublasGemmStridedBatchedEx(c->blas, opa, opb, n, m, k, &alpha, B, ab, (int)ldb, sb, A, ab,
-                                                   (int)lda, sa, &beta, C, CUDA_R_32F, (int)ldc, sc, batch, ct,
-                                                   CUBLAS_GEMM_DEFAULT);
+                                                   (int)lda, sa, &beta, C, c16 ? CUDA_R_16F : CUDA_R_32F, (int)ldc,
+                                                   sc, batch, ct, CUBLAS_GEMM_DEFAULT);
     note_blas(be, st, "gemm");
+}
+
+static void gemm_rm(vc_backend *be, bool half16, bool ta, bool tb, int m, int n, int k, float alpha, const void *A,
+                    int64_t lda, int64_t sa, const void *B, int64_t ldb, int64_t sb, float beta, float *C, int64_t ldc,
+                    int64_t sc, int batch)
+{
+    gemm_rm_ex(be, half16, false, ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch);
 }
 
 static void cu_gemm(vc_backend *be, const vc_gemm_args *a)
@@ -513,6 +522,43 @@ static void cu_geglu(vc_backend *be, const float *x, float *y, int64_t rows, int
     enter(be);
     ELEMENTWISE("geglu", vck_geglu(impl_of(be)->stream, x, y, rows, inner));
 }
+
+/* GEGLU feed-forward (§5.5). fp16 mode keeps the intermediates in half: the
+ * first GEMM writes [rows, 2*inner] halves, one pass adds its bias and gates
+ * them into [rows, inner] halves, which are the second GEMM's operand as they
+ * are; float32 mode composes the ops it has. */
+static void cu_feed_forward(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w1,
+                            const float *b1, int32_t inner, const float *w2, const float *b2, int32_t out,
+                            const float *residual, float *y)
+{
+    enter(be);
+    cuda_impl *c = impl_of(be);
+    const size_t esz = c->fast16 ? 2 : 4;
+    void *hid = scratch(be, SCRATCH_FF_HID, (size_t)(rows * 2 * inner) * esz);
+    void *gg = scratch(be, SCRATCH_FF_ACT, (size_t)(rows * inner) * esz);
+    if (!hid || !gg) return;
+    if (!c->fast16) {
+        cu_linear(be, x, rows, in, w1, b1, 2 * inner, NULL, hid);
+        cu_geglu(be, hid, gg, rows, inner);
+        cu_linear(be, gg, rows, inner, w2, b2, out, residual, y);
+        return;
+    }
+    const float *db1 = dev_in(be, b1, FBYTES(2 * inner)), *db2 = dev_in(be, b2, FBYTES(out));
+    if ((b1 && !db1) || (b2 && !db2)) return;
+    /* the second weight after the first GEMM is queued: a per-layer widened
+     * weight is rounded into the one staging buffer (weight_half) */
+    const void *w1h = weight_half(be, w1, (int64_t)2 * inner * in), *xh = act_half(be, x, rows * in);
+    if (!w1h || !xh) return;
+    gemm_rm_ex(be, true, true, false, true, (int)rows, 2 * inner, in, 1.0f, xh, in, 0, w1h, in, 0, 0.0f, hid,
+               2 * inner, 0, 1);
+    note_cuda(be, vck_geglu_bias_half(c->stream, hid, db1, gg, rows, inner), "geglu");
+    if (residual && residual != y) cu_copy(be, y, residual, FBYTES(rows * out));
+    const void *w2h = weight_half(be, w2, (int64_t)out * inner);
+    if (!w2h) return;
+    gemm_rm(be, true, false, true, (int)rows, out, inner, 1.0f, gg, inner, 0, w2h, inner, 0, residual ? 1.0f : 0.0f,
+            y, out, 0, 1);
+    if (db2) note_cuda(be, vck_add_channel(c->stream, y, db2, rows, out, 1, 0), "bias");
+}
 static void cu_add(vc_backend *be, const float *a, const float *b, float *y, int64_t n)
 {
     enter(be);
@@ -628,6 +674,7 @@ static const vc_backend_ops cuda_ops = {
     .ddim_step = cu_ddim_step,
     .sync = cu_sync,
     .widen = cu_widen,
+    .feed_forward = cu_feed_forward,
 };
 
 /* Entry point looked up by the core with dlsym. Writes a message into msg on failure. */

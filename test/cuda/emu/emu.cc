@@ -366,7 +366,8 @@ extern "C" cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOpera
                                                      void *C, cudaDataType_t ct, int ldc, long long sc, int batch,
                                                      cublasComputeType_t compute, cublasGemmAlgo_t)
 {
-    if (m < 0 || n < 0 || k < 0 || batch < 0 || at != bt || ct != CUDA_R_32F) return CUBLAS_STATUS_INVALID_VALUE;
+    if (m < 0 || n < 0 || k < 0 || batch < 0 || at != bt) return CUBLAS_STATUS_INVALID_VALUE;
+    if (ct != CUDA_R_32F && !(ct == CUDA_R_16F && at == CUDA_R_16F)) return CUBLAS_STATUS_NOT_SUPPORTED;
     if (!vcemu_is_device(A) || !vcemu_is_device(B) || !vcemu_is_device(C)) return CUBLAS_STATUS_INVALID_VALUE;
     if (at == CUDA_R_16F && compute != CUBLAS_COMPUTE_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
     const bool round16 = compute == CUBLAS_COMPUTE_32F_FAST_16F;
@@ -375,13 +376,23 @@ extern "C" cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOpera
     if (lda < std::max<long>(1, ar) || ldb < std::max<long>(1, br) || ldc < std::max(1, m))
         return CUBLAS_STATUS_INVALID_VALUE;
     const size_t esz = at == CUDA_R_16F ? 2 : 4;
+    const float beta_v = *(const float *)beta;
     for (int b = 0; b < batch; b++) {
         if (m == 0 || n == 0) break;
+        // a half C is computed in float and rounded once on the way out, as cuBLAS does
+        std::vector<float> c16;
         float *c = (float *)C + (size_t)b * sc;
+        uint16_t *ch = (uint16_t *)C + (size_t)b * sc;
+        if (ct == CUDA_R_16F) {
+            c16.assign((size_t)ldc * (n - 1) + m, 0.0f);
+            if (beta_v != 0.0f)
+                for (int j = 0; j < n; j++)
+                    for (int i = 0; i < m; i++) c16[(size_t)j * ldc + i] = vcemu::f16_to_f32(ch[(size_t)j * ldc + i]);
+            c = c16.data();
+        }
         if (k == 0) {
             for (int j = 0; j < n; j++)
-                for (int i = 0; i < m; i++) c[(size_t)j * ldc + i] *= *(const float *)beta;
-            continue;
+                for (int i = 0; i < m; i++) c[(size_t)j * ldc + i] *= beta_v;
         }
         const void *pa = (const char *)A + (size_t)b * sa * esz, *pb = (const char *)B + (size_t)b * sb * esz;
         const bool plain = at == CUDA_R_32F && !round16;
@@ -390,10 +401,14 @@ extern "C" cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOpera
             a = operand(pa, at, round16, ar, ac, lda);
             bb = operand(pb, bt, round16, br, bc, ldb);
         }
-        cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
-                    tb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, m, n, k, *(const float *)alpha,
-                    plain ? (const float *)pa : a.data(), lda, plain ? (const float *)pb : bb.data(), ldb,
-                    *(const float *)beta, c, ldc);
+        if (k > 0)
+            cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
+                        tb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, m, n, k, *(const float *)alpha,
+                        plain ? (const float *)pa : a.data(), lda, plain ? (const float *)pb : bb.data(), ldb,
+                        beta_v, c, ldc);
+        if (ct == CUDA_R_16F)
+            for (int j = 0; j < n; j++)
+                for (int i = 0; i < m; i++) ch[(size_t)j * ldc + i] = vcemu::f32_to_f16(c[(size_t)j * ldc + i]);
     }
     return CUBLAS_STATUS_SUCCESS;
 }
