@@ -60,13 +60,17 @@ for prec in fp32 fp16; do
     VIDEOCRAFTER_CUDA_PRECISION=$prec timeout 150 "$B/bench/bench_model" --backend cuda --ckpt $M/model.ckpt \
         --frames 16 --ddim-frames 16 --video-steps $steps --threads 8 --out "$OUT/bench_cuda_$prec.json"
 done
+mark "bench torch fp16"
+PYTHONUNBUFFERED=1 timeout 170 python3 bench/torch_bench.py --ckpt $M/model.ckpt --device cuda --dtype fp16 \
+    --frames 16 --ddim-frames 16 --video-steps 50 --quick --out "$OUT/torch_cuda_fp16.json"
 mark "bench ours fp16 without cuDNN"
 echo "== UNet step with convolutions through im2col + cuBLAS (A/B against the fp16 row above)"
 VIDEOCRAFTER_CUDA_PRECISION=fp16 VIDEOCRAFTER_CUDNN=off timeout 90 "$B/bench/bench_model" --backend cuda \
     --ckpt $M/model.ckpt --frames 16 --ddim-frames 0 --video-steps 0 --threads 8 --out "$OUT/bench_cuda_fp16_im2col.json.txt"
-mark "bench torch fp16"
-PYTHONUNBUFFERED=1 timeout 170 python3 bench/torch_bench.py --ckpt $M/model.ckpt --device cuda --dtype fp16 \
-    --frames 16 --ddim-frames 16 --video-steps 50 --quick --out "$OUT/torch_cuda_fp16.json"
+echo "== GPU time per op, fp16 UNet step T16 (VIDEOCRAFTER_CUDA_PROFILE=1; events between ops, so a little slower)"
+VIDEOCRAFTER_CUDA_PRECISION=fp16 VIDEOCRAFTER_CUDA_PROFILE=1 timeout 90 "$B/bench/bench_model" --backend cuda \
+    --ckpt $M/model.ckpt --frames 16 --ddim-frames 0 --video-steps 0 --threads 8 --out "$OUT/bench_cuda_fp16_profile.json.txt" 2>&1 |
+    grep -A 40 'cuda profile'
 mark end
 kill $SMI 2>/dev/null
 phase "peak GPU memory used (MiB) per phase"

@@ -82,6 +82,32 @@ static void check_linear(pair *p, int64_t rows, int in, int out)
     free(x); free(w); free(b); free(y);
 }
 
+/* fp16 mode converts an input to half once for consecutive linear layers:
+ * a second layer on the same input reuses it, and an op writing the input in
+ * between must not see the stale halves */
+static void check_linear_reuse(pair *p, int64_t rows, int in, int out)
+{
+    float *x = host_rand(rows * in), *w1 = host_rand((int64_t)out * in), *w2 = host_rand((int64_t)out * in);
+    float *y1 = malloc((size_t)(rows * out) * 4), *y2 = malloc((size_t)(rows * out) * 4);
+    float *dx = dev_copy(p->gpu, x, rows * in);
+    float *dy1 = p->gpu->ops->alloc(p->gpu, (size_t)(rows * out) * 4), *dy2 = p->gpu->ops->alloc(p->gpu, (size_t)(rows * out) * 4);
+    p->cpu->ops->linear(p->cpu, x, rows, in, w1, NULL, out, NULL, y1);
+    p->cpu->ops->linear(p->cpu, x, rows, in, w2, NULL, out, NULL, y2);
+    p->gpu->ops->linear(p->gpu, dx, rows, in, w1, NULL, out, NULL, dy1);
+    p->gpu->ops->linear(p->gpu, dx, rows, in, w2, NULL, out, NULL, dy2);
+    compare("linear, second layer on the same input", p->gpu, dy2, y2, rows * out, g_tol);
+    compare("linear, first layer", p->gpu, dy1, y1, rows * out, g_tol);
+    p->cpu->ops->scale(p->cpu, x, -3.0f, x, rows * in);
+    p->gpu->ops->scale(p->gpu, dx, -3.0f, dx, rows * in);
+    p->cpu->ops->linear(p->cpu, x, rows, in, w2, NULL, out, NULL, y2);
+    p->gpu->ops->linear(p->gpu, dx, rows, in, w1, NULL, out, NULL, dy1);
+    p->gpu->ops->scale(p->gpu, dx, 1.0f, dx, rows * in);
+    p->gpu->ops->linear(p->gpu, dx, rows, in, w2, NULL, out, NULL, dy2);
+    compare("linear after its input was rewritten", p->gpu, dy2, y2, rows * out, g_tol);
+    p->gpu->ops->free(p->gpu, dx); p->gpu->ops->free(p->gpu, dy1); p->gpu->ops->free(p->gpu, dy2);
+    free(x); free(w1); free(w2); free(y1); free(y2);
+}
+
 /* the fused GEGLU feed-forward against the CPU backend's linear, geglu, linear */
 static void check_feed_forward(pair *p, int64_t rows, int in, int inner, bool residual)
 {
@@ -316,6 +342,7 @@ static void run_small_checks(pair *p)
     check_linear(p, 70, 48, 40);
     check_linear(p, 77, 64, 64);
     check_feed_forward(p, 70, 32, 48, true);
+    check_linear_reuse(p, 50, 40, 24);
     check_feed_forward(p, 33, 16, 40, false);
     run_conv_checks(p);
     check_conv_temporal(p, 2, 8, 5, 37, 12, true);
@@ -348,6 +375,7 @@ static void run_checks(pair *p)
     check_linear(p, 77, 1024, 1024);
     check_linear(p, 16 * 2560, 320, 2560);
     check_feed_forward(p, 6553, 320, 1280, true); /* one chunk of the UNet's top level */
+    check_linear_reuse(p, 2560, 320, 320);
     check_feed_forward(p, 640, 1280, 5120, false);
     run_conv_checks(p);
     check_conv_temporal(p, 2, 320, 16, 2560, 320, true);

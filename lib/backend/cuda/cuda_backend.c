@@ -55,18 +55,129 @@ typedef struct cuda_impl {
     void *scratch[SCRATCH_N];  /* im2col columns or half conv output, half activations, upload staging, norm
                                   statistics, cuDNN workspace, feed-forward intermediates */
     size_t scratch_bytes[SCRATCH_N];
+    struct cuda_prof *prof;    /* NULL unless VIDEOCRAFTER_CUDA_PROFILE=1 */
+    const char *op;            /* the op being run, for the profile */
+    const float *half_of;      /* the half scratch holds x[0, half_n) of this activation, */
+    int64_t half_n;            /* until an op writes memory (consecutive linears keep it) */
 } cuda_impl;
 
 static cuda_impl *impl_of(vc_backend *be) { return (cuda_impl *)be->impl; }
 
+/* VIDEOCRAFTER_CUDA_PROFILE=1: GPU time per op, from events recorded on the
+ * stream as each op starts; the interval up to the next event is charged to
+ * the op (so a GPU waiting on the host charges the wait to the op before it).
+ * The table goes to stderr when the backend is destroyed. */
+#define PROF_EVENTS 512
+#define PROF_NAMES 48
+typedef struct cuda_prof {
+    cudaEvent_t ev[PROF_EVENTS];
+    const char *what[PROF_EVENTS];
+    int n;
+    const char *name[PROF_NAMES];
+    double ms[PROF_NAMES];
+    int64_t calls[PROF_NAMES];
+    int n_names;
+} cuda_prof;
+
+static void prof_charge(cuda_prof *p, const char *what, double ms)
+{
+    int i = 0;
+    while (i < p->n_names && strcmp(p->name[i], what)) i++;
+    if (i == p->n_names) {
+        if (p->n_names == PROF_NAMES) return;
+        p->name[p->n_names++] = what;
+    }
+    p->ms[i] += ms;
+    p->calls[i]++;
+}
+
+/* charges every closed interval; the last event opens the next window */
+static void prof_flush(cuda_prof *p)
+{
+    if (p->n < 2) return;
+    if (cudaEventSynchronize(p->ev[p->n - 1]) != cudaSuccess) {
+        cudaGetLastError();
+        p->n = 0;
+        return;
+    }
+    for (int i = 0; i + 1 < p->n; i++) {
+        float ms = 0;
+        if (p->what[i] && cudaEventElapsedTime(&ms, p->ev[i], p->ev[i + 1]) == cudaSuccess)
+            prof_charge(p, p->what[i], ms);
+    }
+    cudaEvent_t last = p->ev[p->n - 1];
+    p->ev[p->n - 1] = p->ev[0];
+    p->ev[0] = last;
+    p->what[0] = p->what[p->n - 1];
+    p->n = 1;
+}
+
+static void prof_mark(cuda_prof *p, cudaStream_t s, const char *what)
+{
+    if (!p) return;
+    if (p->n == PROF_EVENTS) prof_flush(p);
+    if (cudaEventRecord(p->ev[p->n], s) != cudaSuccess) {
+        cudaGetLastError();
+        return;
+    }
+    p->what[p->n++] = what;
+}
+
+static void prof_report(cuda_prof *p)
+{
+    prof_flush(p);
+    if (!p->n_names) return;
+    double total = 0;
+    for (int i = 0; i < p->n_names; i++) total += p->ms[i];
+    fprintf(stderr, "videocrafter cuda profile: %.1f ms of GPU time in ops\n", total);
+    for (int done = 0; done < p->n_names; done++) { /* largest first */
+        int best = -1;
+        for (int i = 0; i < p->n_names; i++)
+            if (p->calls[i] >= 0 && (best < 0 || p->ms[i] > p->ms[best])) best = i;
+        fprintf(stderr, "  %-24s %9.2f ms %5.1f%% %8lld calls\n", p->name[best], p->ms[best],
+                total > 0 ? 100.0 * p->ms[best] / total : 0.0, (long long)p->calls[best]);
+        p->calls[best] = -1;
+    }
+}
+
+static void mark(vc_backend *be, const char *what);
+
 /* First statement of every op: the context may be used from any thread (one at
  * a time), and the CUDA current device is per thread, so each op makes the
  * backend's device current on the calling thread (once per op). */
-static void enter(vc_backend *be)
+static void enter(vc_backend *be, const char *op)
 {
     cuda_impl *c = impl_of(be);
-    if (c && c->device_set) cudaSetDevice(c->device);
+    if (c && c->device_set) {
+        cudaSetDevice(c->device);
+        c->op = op;
+        c->half_of = NULL; /* any op but a linear layer may write the activation */
+        mark(be, op);
+    }
 }
+
+/* linear layers: they write only y, so the q, k and v projections of one
+ * normalised input convert it to half once */
+static void enter_linear(vc_backend *be)
+{
+    cuda_impl *c = impl_of(be);
+    const float *keep = c->half_of;
+    enter(be, "linear");
+    c->half_of = keep;
+}
+static void wrote(vc_backend *be, const float *y, int64_t n)
+{
+    cuda_impl *c = impl_of(be);
+    if (c->half_of && y < c->half_of + c->half_n && c->half_of < y + n) c->half_of = NULL;
+}
+
+static void mark(vc_backend *be, const char *what)
+{
+    cuda_impl *c = impl_of(be);
+    prof_mark(c->prof, c->stream, what);
+}
+/* after a part charged to its own name: back to the op */
+static void resume(vc_backend *be) { mark(be, impl_of(be)->op); }
 
 /* Errors cannot be returned from ops: the first one is kept and reported by sync. */
 static void note_cuda(vc_backend *be, int err, const char *what)
@@ -206,7 +317,7 @@ static const float *dev_in(vc_backend *be, const void *p, size_t bytes)
 
 static void *cu_alloc(vc_backend *be, size_t bytes)
 {
-    enter(be);
+    enter(be, "alloc");
     void *p = NULL;
     if (cudaMalloc(&p, bytes ? bytes : 64) != cudaSuccess) {
         cudaGetLastError();
@@ -216,26 +327,26 @@ static void *cu_alloc(vc_backend *be, size_t bytes)
 }
 static void cu_free(vc_backend *be, void *p)
 {
-    enter(be);
+    enter(be, "free");
     if (p) cudaFree(p);
 }
 static void cu_upload(vc_backend *be, void *dst, const void *src, size_t n)
 {
-    enter(be);
+    enter(be, "upload");
     note_cuda(be, cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, impl_of(be)->stream), "upload");
 }
 static void cu_download(vc_backend *be, void *dst, const void *src, size_t n)
 {
-    enter(be);
+    enter(be, "download");
     note_cuda(be, cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, impl_of(be)->stream), "download");
     note_cuda(be, cudaStreamSynchronize(impl_of(be)->stream), "download");
 }
 static void cu_copy(vc_backend *be, void *dst, const void *src, size_t n)
 {
-    enter(be);
+    enter(be, "copy");
     note_cuda(be, cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, impl_of(be)->stream), "copy");
 }
-static void cu_fill(vc_backend *be, float *y, float v, int64_t n) { enter(be); note_cuda(be, vck_fill(impl_of(be)->stream, y, v, n), "fill"); }
+static void cu_fill(vc_backend *be, float *y, float v, int64_t n) { enter(be, "fill"); note_cuda(be, vck_fill(impl_of(be)->stream, y, v, n), "fill"); }
 
 /* Row-major C = op(A) op(B) through column-major cuBLAS: C^T = op(B)^T op(A)^T.
  * A and B are float32 (half16 false) or both IEEE half; C is float32, or IEEE
@@ -248,9 +359,11 @@ static void gemm_rm_ex(vc_backend *be, bool half16, bool c16, bool ta, bool tb, 
     cublasOperation_t opa = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     cudaDataType_t ab = half16 ? CUDA_R_16F : CUDA_R_32F;
     cublasComputeType_t ct = half16 ? CUBLAS_COMPUTE_32F : c->fast16 ? CUBLAS_COMPUTE_32F_FAST_16F : CUBLAS_COMPUTE_32F;
+    mark(be, half16 ? "cublas gemm (fp16)" : "cublas gemm");
     cublasStatus_t st = cublasGemmStridedBatchedEx(c->blas, opa, opb, n, m, k, &alpha, B, ab, (int)ldb, sb, A, ab,
                                                    (int)lda, sa, &beta, C, c16 ? CUDA_R_16F : CUDA_R_32F, (int)ldc,
                                                    sc, batch, ct, CUBLAS_GEMM_DEFAULT);
+    resume(be);
     note_blas(be, st, "gemm");
 }
 
@@ -263,7 +376,7 @@ static void gemm_rm(vc_backend *be, bool half16, bool ta, bool tb, int m, int n,
 
 static void cu_gemm(vc_backend *be, const vc_gemm_args *a)
 {
-    enter(be);
+    enter(be, "gemm");
     gemm_rm(be, false, a->trans_a, a->trans_b, a->m, a->n, a->k, a->alpha, a->a, a->lda, a->stride_a, a->b, a->ldb,
             a->stride_b, a->beta, a->c, a->ldc, a->stride_c, a->batch);
 }
@@ -303,15 +416,23 @@ static const void *weight_half(vc_backend *be, const float *w, int64_t n)
 /* fp16 mode: activations rounded to half in the half scratch */
 static const void *act_half(vc_backend *be, const float *x, int64_t n)
 {
+    cuda_impl *c = impl_of(be);
+    if (c->half_of == x && c->half_n == n) return c->scratch[SCRATCH_HALF];
     void *h = scratch(be, SCRATCH_HALF, (size_t)n * 2);
-    if (h) note_cuda(be, vck_f32_to_f16(impl_of(be)->stream, x, h, n), "activation to fp16");
+    c->half_of = NULL;
+    if (!h) return NULL;
+    mark(be, "activation to fp16");
+    note_cuda(be, vck_f32_to_f16(c->stream, x, h, n), "activation to fp16");
+    resume(be);
+    c->half_of = x;
+    c->half_n = n;
     return h;
 }
 
 static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *bias,
                       int32_t out, const float *residual, float *y)
 {
-    enter(be);
+    enter_linear(be);
     cuda_impl *c = impl_of(be);
     const float *db = dev_in(be, bias, FBYTES(out));
     if (bias && !db) return;
@@ -327,6 +448,7 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
         gemm_rm(be, false, false, true, (int)rows, out, in, 1.0f, x, in, 0, dw, in, 0, beta, y, out, 0, 1);
     }
     if (db) note_cuda(be, vck_add_channel(c->stream, y, db, rows, out, 1, 0), "bias");
+    wrote(be, y, rows * out);
 }
 
 #define COLS_BUDGET ((size_t)1 << 30)   /* im2col bytes per batched GEMM; half conv buffers */
@@ -379,7 +501,9 @@ static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, 
         const float beta = a->residual ? 1.0f : 0.0f;
         for (int64_t i0 = 0; i0 < a->n; i0 += per) {
             const vc_cudnn_shape *s = a->n - i0 < per ? &tail : &full;
+            mark(be, "cudnn conv");
             const char *err = vc_cudnn_forward(c->dnn, s, a->x + i0 * in_img, dw, beta, a->y + i0 * out_img, ws, ws_bytes);
+            resume(be);
             if (err && i0 == 0) return reject(c, s); /* nothing written yet: the fallback does it all */
             note_dnn(be, err);
         }
@@ -392,7 +516,9 @@ static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, 
         const void *xh = act_half(be, a->x + i0 * in_img, s->n * in_img);
         void *yh = scratch(be, SCRATCH_COLS, (size_t)(s->n * out_img) * 2);
         if (!xh || !yh) return true;
+        mark(be, "cudnn conv (fp16)");
         const char *err = vc_cudnn_forward(c->dnn, s, xh, dw, 0.0f, yh, ws, ws_bytes);
+        resume(be);
         if (err && i0 == 0) return reject(c, s);
         note_dnn(be, err);
         note_cuda(be, vck_half_bias_residual(c->stream, a->y + i0 * out_img, yh, db,
@@ -404,7 +530,7 @@ static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, 
 
 static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
 {
-    enter(be);
+    enter(be, "conv2d");
     cuda_impl *c = impl_of(be);
     const int oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
     const int ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
@@ -451,7 +577,7 @@ static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
 static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
                              const float *w, const float *bias, int32_t co, int32_t kt, const float *residual, float *y)
 {
-    enter(be);
+    enter(be, "conv_temporal");
     cuda_impl *c = impl_of(be);
     const float *dw = dev_in(be, w, FBYTES((int64_t)co * ci * kt));
     const float *db = dev_in(be, bias, FBYTES(co));
@@ -480,7 +606,7 @@ static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t 
 static void cu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, int32_t C, int64_t S, int32_t G,
                           const float *gamma, const float *beta, float eps, bool silu)
 {
-    enter(be);
+    enter(be, "group_norm");
     const float *g = dev_in(be, gamma, FBYTES(C)), *b = dev_in(be, beta, FBYTES(C));
     if ((gamma && !g) || (beta && !b)) return;
     double *work = scratch(be, SCRATCH_NORM, sizeof(double) * 3 * (size_t)n * G * vck_group_norm_parts(n, C, S, G));
@@ -490,7 +616,7 @@ static void cu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, i
 static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows, int32_t D, const float *gamma,
                           const float *beta, float eps)
 {
-    enter(be);
+    enter(be, "layer_norm");
     const float *g = dev_in(be, gamma, FBYTES(D)), *b = dev_in(be, beta, FBYTES(D));
     if ((gamma && !g) || (beta && !b)) return;
     note_cuda(be, vck_layer_norm(impl_of(be)->stream, x, y, rows, D, g, b, eps), "layer_norm");
@@ -498,7 +624,7 @@ static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows
 
 static void cu_attention(vc_backend *be, const vc_attn_args *a)
 {
-    enter(be);
+    enter(be, "attention");
     vck_attn k = {a->q, a->k, a->v, a->o, a->n_seq, a->heads, a->lq, a->lk, a->d, a->kv_group,
                   a->q_tok, a->k_tok, a->v_tok, a->o_tok, a->q_seq, a->k_seq, a->v_seq, a->o_seq, a->scale,
                   NULL, NULL, a->rel_max, a->causal, a->accumulate};
@@ -506,20 +632,24 @@ static void cu_attention(vc_backend *be, const vc_attn_args *a)
     if (a->rel_k) k.rel_k = dev_in(be, a->rel_k, rel);
     if (a->rel_v) k.rel_v = dev_in(be, a->rel_v, rel);
     if ((a->rel_k && !k.rel_k) || (a->rel_v && !k.rel_v)) return;
-    if (vck_temporal_attention_supported(&k)) /* the temporal transformer's T frames (§5.7) */
+    if (vck_temporal_attention_supported(&k)) { /* the temporal transformer's T frames (§5.7) */
+        mark(be, "attention (temporal)");
         note_cuda(be, vck_temporal_attention(impl_of(be)->stream, &k), "attention (temporal)");
-    else if (impl_of(be)->fast16 && vck_attention_fp16_supported(&k))
+    } else if (impl_of(be)->fast16 && vck_attention_fp16_supported(&k)) {
+        mark(be, "attention (fp16 flash)");
         note_cuda(be, vck_attention_fp16(impl_of(be)->stream, &k), "attention (fp16)");
-    else
+    } else {
+        mark(be, "attention (fp32)");
         note_cuda(be, vck_attention(impl_of(be)->stream, &k), "attention");
+    }
 }
 
 #define ELEMENTWISE(name, call) note_cuda(be, call, name)
-static void cu_silu(vc_backend *be, const float *x, float *y, int64_t n) { enter(be); ELEMENTWISE("silu", vck_silu(impl_of(be)->stream, x, y, n)); }
-static void cu_gelu(vc_backend *be, const float *x, float *y, int64_t n) { enter(be); ELEMENTWISE("gelu", vck_gelu(impl_of(be)->stream, x, y, n)); }
+static void cu_silu(vc_backend *be, const float *x, float *y, int64_t n) { enter(be, "silu"); ELEMENTWISE("silu", vck_silu(impl_of(be)->stream, x, y, n)); }
+static void cu_gelu(vc_backend *be, const float *x, float *y, int64_t n) { enter(be, "gelu"); ELEMENTWISE("gelu", vck_gelu(impl_of(be)->stream, x, y, n)); }
 static void cu_geglu(vc_backend *be, const float *x, float *y, int64_t rows, int32_t inner)
 {
-    enter(be);
+    enter(be, "geglu");
     ELEMENTWISE("geglu", vck_geglu(impl_of(be)->stream, x, y, rows, inner));
 }
 
@@ -531,7 +661,7 @@ static void cu_feed_forward(vc_backend *be, const float *x, int64_t rows, int32_
                             const float *b1, int32_t inner, const float *w2, const float *b2, int32_t out,
                             const float *residual, float *y)
 {
-    enter(be);
+    enter(be, "feed_forward");
     cuda_impl *c = impl_of(be);
     const size_t esz = c->fast16 ? 2 : 4;
     void *hid = scratch(be, SCRATCH_FF_HID, (size_t)(rows * 2 * inner) * esz);
@@ -561,47 +691,47 @@ static void cu_feed_forward(vc_backend *be, const float *x, int64_t rows, int32_
 }
 static void cu_add(vc_backend *be, const float *a, const float *b, float *y, int64_t n)
 {
-    enter(be);
+    enter(be, "add");
     const float *db = dev_in(be, b, FBYTES(n)); /* b may be a weight (position table) */
     if (db) ELEMENTWISE("add", vck_add(impl_of(be)->stream, a, db, y, n));
 }
 static void cu_axpby(vc_backend *be, float a, const float *x, float b, float *y, int64_t n)
 {
-    enter(be);
+    enter(be, "axpby");
     ELEMENTWISE("axpby", vck_axpby(impl_of(be)->stream, a, x, b, y, n));
 }
 static void cu_scale(vc_backend *be, const float *x, float s, float *y, int64_t n)
 {
-    enter(be);
+    enter(be, "scale");
     ELEMENTWISE("scale", vck_scale(impl_of(be)->stream, x, s, y, n));
 }
 static void cu_add_channel(vc_backend *be, float *x, const float *v, int64_t n, int32_t C, int64_t S, int64_t vs)
 {
-    enter(be);
+    enter(be, "add_channel");
     const float *dv = dev_in(be, v, FBYTES((n - 1) * vs + C));
     if (dv) ELEMENTWISE("add_channel", vck_add_channel(impl_of(be)->stream, x, dv, n, C, S, vs));
 }
 static void cu_permute(vc_backend *be, const float *x, float *y, int32_t ndim, const int64_t *shape, const int32_t *perm)
 {
-    enter(be);
+    enter(be, "permute");
     int p[6] = {0};
     for (int i = 0; i < ndim && i < 6; i++) p[i] = perm[i];
     ELEMENTWISE("permute", vck_permute(impl_of(be)->stream, x, y, ndim, shape, p));
 }
 static void cu_upsample(vc_backend *be, const float *x, float *y, int64_t nc, int32_t h, int32_t w)
 {
-    enter(be);
+    enter(be, "upsample_nearest2x");
     ELEMENTWISE("upsample", vck_upsample2x(impl_of(be)->stream, x, y, nc, h, w));
 }
 static void cu_concat(vc_backend *be, const float *a, int32_t ca, const float *b, int32_t cb, float *y, int64_t n,
                       int64_t S)
 {
-    enter(be);
+    enter(be, "concat_channels");
     ELEMENTWISE("concat", vck_concat_channels(impl_of(be)->stream, a, ca, b, cb, y, n, S));
 }
 static void cu_ddim_step(vc_backend *be, const vc_ddim_args *a)
 {
-    enter(be);
+    enter(be, "ddim_step");
     vck_ddim d = {a->sq1ma, a->sqrt_a, a->dir, a->prev, a->scale, a->sigma, a->guidance, a->use_scale,
                   a->x, a->ec, a->eu, a->z, a->x_next, a->x0, a->n};
     ELEMENTWISE("ddim_step", vck_ddim_step(impl_of(be)->stream, &d));
@@ -611,14 +741,14 @@ static void cu_ddim_step(vc_backend *be, const vc_ddim_args *a)
  * each use widens them on the device into the arena. */
 static void cu_widen(vc_backend *be, float *dst, const uint16_t *src, vc_dtype dtype, int64_t n)
 {
-    enter(be);
+    enter(be, "widen");
     const void *d = dev_weight(be, src, (size_t)n * 2, COPY_RAW, NULL);
     if (d) ELEMENTWISE("widen", vck_widen(impl_of(be)->stream, d, dtype == VC_DTYPE_BF16, dst, n));
 }
 
 static void cu_destroy(vc_backend *be)
 {
-    enter(be);
+    enter(be, "destroy");
     cuda_impl *c = impl_of(be);
     if (c) {
         for (size_t i = 0; i < c->n_slots; i++)
@@ -626,6 +756,11 @@ static void cu_destroy(vc_backend *be)
         free(c->slots);
         for (int i = 0; i < SCRATCH_N; i++)
             if (c->scratch[i]) cudaFree(c->scratch[i]);
+        if (c->prof) {
+            prof_report(c->prof);
+            for (int i = 0; i < PROF_EVENTS; i++) cudaEventDestroy(c->prof->ev[i]);
+            free(c->prof);
+        }
         vc_cudnn_close(c->dnn);
         if (c->blas) cublasDestroy(c->blas);
         if (c->stream) cudaStreamDestroy(c->stream);
@@ -636,7 +771,7 @@ static void cu_destroy(vc_backend *be)
 
 static vc_status cu_sync(vc_backend *be, char *msg, size_t cap)
 {
-    enter(be);
+    enter(be, "sync");
     cuda_impl *c = impl_of(be);
     note_cuda(be, cudaStreamSynchronize(c->stream), "synchronize");
     vc_status st = c->error;
@@ -720,6 +855,15 @@ VC_CUDA_EXPORT vc_status vc_cuda_backend_create_v1(vc_context *ctx, int32_t devi
     cublasSetStream(c->blas, c->stream);
     /* float32 mode must be true float32: no TF32 (spec "Conventions") */
     cublasSetMathMode(c->blas, c->fast16 ? CUBLAS_DEFAULT_MATH : CUBLAS_PEDANTIC_MATH);
+    const char *prof = getenv("VIDEOCRAFTER_CUDA_PROFILE");
+    if (prof && !strcmp(prof, "1") && (c->prof = calloc(1, sizeof *c->prof))) {
+        for (int i = 0; i < PROF_EVENTS; i++)
+            if (cudaEventCreate(&c->prof->ev[i]) != cudaSuccess) {
+                snprintf(msg, cap, "cuda: cannot create profiling events");
+                cu_destroy(be);
+                return VC_STATUS_BACKEND_ERROR;
+            }
+    }
     char why[200] = "";
     c->dnn = vc_cudnn_open(c->stream, why, sizeof why);
     struct cudaDeviceProp prop;

@@ -12,6 +12,7 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <map>
 #include <mutex>
@@ -303,6 +304,38 @@ extern "C" cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : (g_l
 extern "C" cudaError_t cudaGetDeviceCount(int *n)
 {
     *n = 1;
+    return cudaSuccess;
+}
+// events: work runs at launch, so the host clock at record time is the event's time
+struct CUevent_st {
+    double t;
+    bool recorded;
+};
+extern "C" cudaError_t cudaEventCreate(cudaEvent_t *e)
+{
+    *e = new CUevent_st{0.0, false};
+    return cudaSuccess;
+}
+extern "C" cudaError_t cudaEventDestroy(cudaEvent_t e)
+{
+    if (!e) return g_last = cudaErrorInvalidValue;
+    delete e;
+    return cudaSuccess;
+}
+extern "C" cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t)
+{
+    if (!e) return g_last = cudaErrorInvalidValue;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    e->t = ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+    e->recorded = true;
+    return cudaSuccess;
+}
+extern "C" cudaError_t cudaEventSynchronize(cudaEvent_t e) { return e ? cudaSuccess : (g_last = cudaErrorInvalidValue); }
+extern "C" cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
+{
+    if (!a || !b || !a->recorded || !b->recorded) return g_last = cudaErrorInvalidValue;
+    *ms = (float)(b->t - a->t);
     return cudaSuccess;
 }
 extern "C" cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int d)
