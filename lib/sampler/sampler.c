@@ -374,13 +374,16 @@ vc_status vc_sampler_run(vc_sampler *s, const vc_sample_inputs *inputs, vc_tenso
      * the backend; the host sees x only for steps_out, previews and the end. */
     float *dctx = vc_arena_floats(be, (int64_t)B * L * D + (guided ? (int64_t)B * Lu * D : 0));
     float *dx = vc_arena_floats(be, (guided ? 2 : 1) * n), *de = vc_arena_floats(be, (guided ? 2 : 1) * n);
-    float *dz = vc_arena_floats(be, n);
+    bool noisy = false; /* eta > 0: some step adds noise (§7.4) */
+    for (int32_t j = 0; j < s->K; j++) noisy |= s->coef[j].sigma != 0.0f;
+    float *dz = noisy ? vc_arena_floats(be, n) : NULL;
     float *dx0 = p->progress && p->preview_x0 ? vc_arena_floats(be, n) : NULL;
     x0 = dx0 ? malloc((size_t)n * 4) : NULL;
-    z = malloc((size_t)n * 4);
+    z = noisy && !in.step_noise ? malloc((size_t)n * 4) : NULL;
     tv = malloc((size_t)Bmax * sizeof *tv);
     fv = malloc((size_t)Bmax * sizeof *fv);
-    if (!dctx || !dx || !de || !dz || (p->progress && p->preview_x0 && (!dx0 || !x0)) || !z || !tv || !fv) {
+    if (!dctx || !dx || !de || (noisy && !dz) || (p->progress && p->preview_x0 && (!dx0 || !x0)) ||
+        (noisy && !in.step_noise && !z) || !tv || !fv) {
         st = vc_fail(ctx, VC_STATUS_OUT_OF_MEMORY, "out of memory staging a %dx%dx%d sampling run", T, s->height,
                      s->width);
         goto out;
