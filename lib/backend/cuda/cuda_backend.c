@@ -25,6 +25,7 @@
 #include "../../../kernels/vc_kernels.h"
 #include "../backend.h"
 #include "cudnn_conv.h"
+#include "profile.h"
 
 #define VC_CUDA_EXPORT __attribute__((visibility("default")))
 
@@ -55,90 +56,13 @@ typedef struct cuda_impl {
     void *scratch[SCRATCH_N];  /* im2col columns or half conv output, half activations, upload staging, norm
                                   statistics, cuDNN workspace, feed-forward intermediates */
     size_t scratch_bytes[SCRATCH_N];
-    struct cuda_prof *prof;    /* NULL unless VIDEOCRAFTER_CUDA_PROFILE=1 */
+    vc_cuda_prof *prof;        /* NULL unless VIDEOCRAFTER_CUDA_PROFILE=1 */
     const char *op;            /* the op being run, for the profile */
     const float *half_of;      /* the half scratch holds x[0, half_n) of this activation, */
     int64_t half_n;            /* until an op writes memory (consecutive linears keep it) */
 } cuda_impl;
 
 static cuda_impl *impl_of(vc_backend *be) { return (cuda_impl *)be->impl; }
-
-/* VIDEOCRAFTER_CUDA_PROFILE=1: GPU time per op, from events recorded on the
- * stream as each op starts; the interval up to the next event is charged to
- * the op (so a GPU waiting on the host charges the wait to the op before it).
- * The table goes to stderr when the backend is destroyed. */
-#define PROF_EVENTS 512
-#define PROF_NAMES 48
-typedef struct cuda_prof {
-    cudaEvent_t ev[PROF_EVENTS];
-    const char *what[PROF_EVENTS];
-    int n;
-    const char *name[PROF_NAMES];
-    double ms[PROF_NAMES];
-    int64_t calls[PROF_NAMES];
-    int n_names;
-} cuda_prof;
-
-static void prof_charge(cuda_prof *p, const char *what, double ms)
-{
-    int i = 0;
-    while (i < p->n_names && strcmp(p->name[i], what)) i++;
-    if (i == p->n_names) {
-        if (p->n_names == PROF_NAMES) return;
-        p->name[p->n_names++] = what;
-    }
-    p->ms[i] += ms;
-    p->calls[i]++;
-}
-
-/* charges every closed interval; the last event opens the next window */
-static void prof_flush(cuda_prof *p)
-{
-    if (p->n < 2) return;
-    if (cudaEventSynchronize(p->ev[p->n - 1]) != cudaSuccess) {
-        cudaGetLastError();
-        p->n = 0;
-        return;
-    }
-    for (int i = 0; i + 1 < p->n; i++) {
-        float ms = 0;
-        if (p->what[i] && cudaEventElapsedTime(&ms, p->ev[i], p->ev[i + 1]) == cudaSuccess)
-            prof_charge(p, p->what[i], ms);
-    }
-    cudaEvent_t last = p->ev[p->n - 1];
-    p->ev[p->n - 1] = p->ev[0];
-    p->ev[0] = last;
-    p->what[0] = p->what[p->n - 1];
-    p->n = 1;
-}
-
-static void prof_mark(cuda_prof *p, cudaStream_t s, const char *what)
-{
-    if (!p) return;
-    if (p->n == PROF_EVENTS) prof_flush(p);
-    if (cudaEventRecord(p->ev[p->n], s) != cudaSuccess) {
-        cudaGetLastError();
-        return;
-    }
-    p->what[p->n++] = what;
-}
-
-static void prof_report(cuda_prof *p)
-{
-    prof_flush(p);
-    if (!p->n_names) return;
-    double total = 0;
-    for (int i = 0; i < p->n_names; i++) total += p->ms[i];
-    fprintf(stderr, "videocrafter cuda profile: %.1f ms of GPU time in ops\n", total);
-    for (int done = 0; done < p->n_names; done++) { /* largest first */
-        int best = -1;
-        for (int i = 0; i < p->n_names; i++)
-            if (p->calls[i] >= 0 && (best < 0 || p->ms[i] > p->ms[best])) best = i;
-        fprintf(stderr, "  %-24s %9.2f ms %5.1f%% %8lld calls\n", p->name[best], p->ms[best],
-                total > 0 ? 100.0 * p->ms[best] / total : 0.0, (long long)p->calls[best]);
-        p->calls[best] = -1;
-    }
-}
 
 static void mark(vc_backend *be, const char *what);
 
@@ -174,7 +98,7 @@ static void wrote(vc_backend *be, const float *y, int64_t n)
 static void mark(vc_backend *be, const char *what)
 {
     cuda_impl *c = impl_of(be);
-    prof_mark(c->prof, c->stream, what);
+    if (c->prof) vc_cuda_prof_mark(c->prof, c->stream, what);
 }
 /* after a part charged to its own name: back to the op */
 static void resume(vc_backend *be) { mark(be, impl_of(be)->op); }
@@ -757,9 +681,8 @@ static void cu_destroy(vc_backend *be)
         for (int i = 0; i < SCRATCH_N; i++)
             if (c->scratch[i]) cudaFree(c->scratch[i]);
         if (c->prof) {
-            prof_report(c->prof);
-            for (int i = 0; i < PROF_EVENTS; i++) cudaEventDestroy(c->prof->ev[i]);
-            free(c->prof);
+            vc_cuda_prof_report(c->prof);
+            vc_cuda_prof_free(c->prof);
         }
         vc_cudnn_close(c->dnn);
         if (c->blas) cublasDestroy(c->blas);
@@ -856,13 +779,10 @@ VC_CUDA_EXPORT vc_status vc_cuda_backend_create_v1(vc_context *ctx, int32_t devi
     /* float32 mode must be true float32: no TF32 (spec "Conventions") */
     cublasSetMathMode(c->blas, c->fast16 ? CUBLAS_DEFAULT_MATH : CUBLAS_PEDANTIC_MATH);
     const char *prof = getenv("VIDEOCRAFTER_CUDA_PROFILE");
-    if (prof && !strcmp(prof, "1") && (c->prof = calloc(1, sizeof *c->prof))) {
-        for (int i = 0; i < PROF_EVENTS; i++)
-            if (cudaEventCreate(&c->prof->ev[i]) != cudaSuccess) {
-                snprintf(msg, cap, "cuda: cannot create profiling events");
-                cu_destroy(be);
-                return VC_STATUS_BACKEND_ERROR;
-            }
+    if (prof && !strcmp(prof, "1") && !(c->prof = vc_cuda_prof_new())) {
+        snprintf(msg, cap, "cuda: cannot set up profiling (VIDEOCRAFTER_CUDA_PROFILE=1)");
+        cu_destroy(be);
+        return VC_STATUS_BACKEND_ERROR;
     }
     char why[200] = "";
     c->dnn = vc_cudnn_open(c->stream, why, sizeof why);

@@ -5,8 +5,8 @@ EMU_ARCH     := $(shell uname -m)
 EMU_CXXFLAGS := -std=c++17 $(OPT) -ffp-contract=off -fPIC -fvisibility=hidden -pthread -Wall -Wextra -Werror \
                 -Wno-unknown-pragmas -Wno-unused-parameter -Itest/cuda/emu/include -Ikernels
 EMU_CU       := $(wildcard kernels/*.cu)
-EMU_OBJ      := $(EMU_CU:kernels/%.cu=$(EMU_DIR)/obj/%.o) $(EMU_DIR)/obj/emu.o $(EMU_DIR)/obj/cuda_backend.o \
-                $(EMU_DIR)/obj/cudnn_conv.o
+EMU_OBJ      := $(EMU_CU:kernels/%.cu=$(EMU_DIR)/obj/%.o) $(EMU_DIR)/obj/emu.o \
+                $(patsubst lib/backend/cuda/%.c,$(EMU_DIR)/obj/%.o,$(wildcard lib/backend/cuda/*.c))
 EMU_SO       := $(EMU_DIR)/libvideocrafter-cuda.so.1
 EMU_CUDNN    := $(EMU_DIR)/libcudnn.so.9
 
