@@ -21,40 +21,49 @@ inline unsigned blocks_for(int64_t n)
 
 __global__ void fill_k(float *y, float v, int64_t n) { GRID_STRIDE(i, n) y[i] = v; }
 
+// Index arithmetic: the kernels that split a flat index into coordinates take
+// the index type I, uint32_t when the range fits in 31 bits (LAUNCH_IDX):
+// 64-bit division is emulated on the GPU, tens of instructions, which would
+// make these memory-bound kernels compute-bound.
+#define GRID_STRIDE_I(i, n) for (I i = (I)(blockIdx.x * blockDim.x + threadIdx.x); i < (I)(n); \
+                                 i += (I)gridDim.x * blockDim.x)
+
 // cols [nimg][ci*kh*kw][oh*ow] for images [nimg][ci][h][w]; OUT float, or __half for the fp16 mode
-template <typename OUT>
+template <typename I, typename OUT>
 __global__ void im2col_k(const float *x, int64_t nimg, int ci, int h, int w, int kh, int kw, int stride, int pt,
                          int pl, int oh, int ow, OUT *cols)
 {
-    const int64_t P = (int64_t)oh * ow, per = (int64_t)ci * kh * kw * P;
-    GRID_STRIDE(i, nimg * per) {
-        int64_t img = i / per, j = i % per;
-        int64_t p = j % P, r = j / P;
-        int oy = (int)(p / ow), ox = (int)(p % ow);
-        int u = (int)(r % (kh * kw)) / kw, v = (int)(r % kw), c = (int)(r / (kh * kw));
-        int iy = oy * stride + u - pt, ix = ox * stride + v - pl;
-        const float *xi = x + img * ci * (int64_t)h * w;
+    const I P = (I)oh * ow, per = (I)ci * kh * kw * P, khw = (I)kh * kw;
+    GRID_STRIDE_I(i, nimg * per) {
+        const I img = i / per, j = i % per;
+        const I p = j % P, r = j / P;
+        const int oy = (int)(p / ow), ox = (int)(p % ow);
+        const int u = (int)(r % khw) / kw, v = (int)(r % kw), c = (int)(r / khw);
+        const int iy = oy * stride + u - pt, ix = ox * stride + v - pl;
+        const float *xi = x + (int64_t)img * ci * h * w;
         cols[i] = (OUT)((iy >= 0 && iy < h && ix >= 0 && ix < w) ? xi[((int64_t)c * h + iy) * w + ix] : 0.0f);
     }
 }
 
+template <typename I>
 __global__ void bias_residual_k(float *y, const float *bias, const float *res, int64_t n, int C, int64_t S)
 {
-    GRID_STRIDE(i, n * C * S) {
+    GRID_STRIDE_I(i, n * C * S) {
         float v = y[i];
-        if (bias) v += bias[(i / S) % C];
+        if (bias) v += bias[(i / (I)S) % (I)C];
         if (res) v += res[i];
         y[i] = v;
     }
 }
 
 // the fp16 mode's cuDNN convolution output: y = widen(h) + bias + residual (residual may be y)
+template <typename I>
 __global__ void half_bias_residual_k(float *y, const __half *h, const float *bias, const float *res, int64_t n, int C,
                                      int64_t S)
 {
-    GRID_STRIDE(i, n * C * S) {
+    GRID_STRIDE_I(i, n * C * S) {
         float v = __half2float(h[i]);
-        if (bias) v += bias[(i / S) % C];
+        if (bias) v += bias[(i / (I)S) % (I)C];
         if (res) v += res[i];
         y[i] = v;
     }
@@ -65,20 +74,22 @@ __device__ inline float gelu_f(float x) { return 0.5f * x * (1.0f + erff(x * 0.7
 
 __global__ void silu_k(const float *x, float *y, int64_t n) { GRID_STRIDE(i, n) y[i] = silu_f(x[i]); }
 __global__ void gelu_k(const float *x, float *y, int64_t n) { GRID_STRIDE(i, n) y[i] = gelu_f(x[i]); }
+template <typename I>
 __global__ void geglu_k(const float *x, float *y, int64_t rows, int inner)
 {
-    GRID_STRIDE(i, rows * inner) {
-        int64_t r = i / inner, c = i % inner;
-        const float *row = x + r * 2 * inner;
+    GRID_STRIDE_I(i, rows * inner) {
+        const I r = i / (I)inner, c = i % (I)inner;
+        const float *row = x + (int64_t)r * 2 * inner;
         y[i] = row[c] * gelu_f(row[inner + c]); // §5.5: first half value, second half gate
     }
 }
 // fp16 feed-forward: y = half((h[:, :inner] + b) * gelu(h[:, inner:] + b')) from half h
+template <typename I>
 __global__ void geglu_bias_half_k(const __half *h, const float *b, __half *y, int64_t rows, int inner)
 {
-    GRID_STRIDE(i, rows * inner) {
-        int64_t r = i / inner, c = i % inner;
-        const __half *row = h + r * 2 * inner;
+    GRID_STRIDE_I(i, rows * inner) {
+        const I r = i / (I)inner, c = i % (I)inner;
+        const __half *row = h + (int64_t)r * 2 * inner;
         float v = __half2float(row[c]), g = __half2float(row[inner + c]);
         if (b) {
             v += b[c];
@@ -93,11 +104,12 @@ __global__ void axpby_k(float a, const float *x, float b, float *y, int64_t n)
     GRID_STRIDE(i, n) y[i] = a * x[i] + b * y[i];
 }
 __global__ void scale_k(const float *x, float f, float *y, int64_t n) { GRID_STRIDE(i, n) y[i] = x[i] * f; }
+template <typename I>
 __global__ void add_channel_k(float *x, const float *v, int64_t n, int C, int64_t S, int64_t vs)
 {
-    GRID_STRIDE(i, n * C * S) {
-        int64_t c = (i / S) % C, b = i / (S * C);
-        x[i] += v[b * vs + c];
+    GRID_STRIDE_I(i, n * C * S) {
+        const I row = i / (I)S, c = row % (I)C, b = row / (I)C;
+        x[i] += v[(int64_t)b * vs + c];
     }
 }
 
@@ -107,34 +119,38 @@ struct PermDesc {
     int64_t in_stride_for_out[6];
 };
 
+template <typename I>
 __global__ void permute_k(const float *x, float *y, PermDesc d, int64_t n)
 {
-    GRID_STRIDE(i, n) {
-        int64_t rem = i, off = 0;
+    GRID_STRIDE_I(i, n) {
+        I rem = i;
+        int64_t off = 0;
         for (int k = d.ndim - 1; k >= 0; k--) {
-            int64_t idx = rem % d.out_shape[k];
-            rem /= d.out_shape[k];
-            off += idx * d.in_stride_for_out[k];
+            const I ext = (I)d.out_shape[k], idx = rem % ext;
+            rem /= ext;
+            off += (int64_t)idx * d.in_stride_for_out[k];
         }
         y[i] = x[off];
     }
 }
 
+template <typename I>
 __global__ void upsample2x_k(const float *x, float *y, int64_t nc, int h, int w)
 {
-    int64_t n = nc * 4 * h * w;
-    GRID_STRIDE(i, n) {
-        int64_t ox = i % (2 * w), oy = (i / (2 * w)) % (2 * h), c = i / (4 * (int64_t)h * w);
-        y[i] = x[(c * h + oy / 2) * w + ox / 2];
+    const int64_t n = nc * 4 * h * w;
+    GRID_STRIDE_I(i, n) {
+        const I row = i / (I)(2 * w), ox = i % (I)(2 * w), oy = row % (I)(2 * h), c = row / (I)(2 * h);
+        y[i] = x[((int64_t)c * h + oy / 2) * w + ox / 2];
     }
 }
 
+template <typename I>
 __global__ void concat_k(const float *a, int ca, const float *b, int cb, float *y, int64_t n, int64_t S)
 {
-    int64_t C = ca + cb;
-    GRID_STRIDE(i, n * C * S) {
-        int64_t s = i % S, c = (i / S) % C, m = i / (S * C);
-        y[i] = c < ca ? a[(m * ca + c) * S + s] : b[(m * cb + (c - ca)) * S + s];
+    const int64_t C = ca + cb;
+    GRID_STRIDE_I(i, n * C * S) {
+        const I row = i / (I)S, s = i % (I)S, c = row % (I)C, m = row / (I)C;
+        y[i] = c < (I)ca ? a[((int64_t)m * ca + c) * S + s] : b[((int64_t)m * cb + (c - ca)) * S + s];
     }
 }
 
@@ -165,12 +181,30 @@ __global__ void bf16_to_f32_k(const __nv_bfloat16 *x, float *y, int64_t n)
     GRID_STRIDE(i, n) y[i] = __bfloat162float(x[i]);
 }
 
+template <typename OUT>
+int im2col_launch(cudaStream_t s, const float *x, int64_t nimg, int ci, int h, int w, int kh, int kw, int stride,
+                  int pt, int pl, int oh, int ow, OUT *cols)
+{
+    const int64_t n = nimg * ci * kh * kw * oh * ow;
+    if (n <= 0x7fffffff)
+        im2col_k<uint32_t, OUT><<<blocks_for(n), kThreads, 0, s>>>(x, nimg, ci, h, w, kh, kw, stride, pt, pl, oh, ow, cols);
+    else
+        im2col_k<int64_t, OUT><<<blocks_for(n), kThreads, 0, s>>>(x, nimg, ci, h, w, kh, kw, stride, pt, pl, oh, ow, cols);
+    return (int)cudaGetLastError();
+}
+
 } // namespace
 
 #define LAUNCH(kernel, n, ...)                                                       \
     do {                                                                             \
         kernel<<<blocks_for(n), kThreads, 0, (cudaStream_t)s>>>(__VA_ARGS__);        \
         return (int)cudaGetLastError();                                              \
+    } while (0)
+// kernel<I, ...> with 32-bit indices when n < 2^31 (then i + grid stride < 2^32)
+#define LAUNCH_IDX(kernel, targs, n, ...)                                            \
+    do {                                                                             \
+        if ((int64_t)(n) <= 0x7fffffff) LAUNCH(kernel<uint32_t targs>, n, __VA_ARGS__); \
+        LAUNCH(kernel<int64_t targs>, n, __VA_ARGS__);                               \
     } while (0)
 
 extern "C" {
@@ -180,14 +214,13 @@ int vck_fill(vck_stream s, float *y, float v, int64_t n) { LAUNCH(fill_k, n, y, 
 int vck_im2col(vck_stream s, const float *x, int64_t nimg, int ci, int h, int w, int kh, int kw, int stride, int pt,
                int pl, int oh, int ow, float *cols)
 {
-    LAUNCH(im2col_k<float>, nimg * ci * kh * kw * oh * ow, x, nimg, ci, h, w, kh, kw, stride, pt, pl, oh, ow, cols);
+    return im2col_launch((cudaStream_t)s, x, nimg, ci, h, w, kh, kw, stride, pt, pl, oh, ow, cols);
 }
 
 int vck_im2col_f16(vck_stream s, const float *x, int64_t nimg, int ci, int h, int w, int kh, int kw, int stride,
                    int pt, int pl, int oh, int ow, void *cols)
 {
-    LAUNCH(im2col_k<__half>, nimg * ci * kh * kw * oh * ow, x, nimg, ci, h, w, kh, kw, stride, pt, pl, oh, ow,
-           (__half *)cols);
+    return im2col_launch((cudaStream_t)s, x, nimg, ci, h, w, kh, kw, stride, pt, pl, oh, ow, (__half *)cols);
 }
 
 int vck_ddim_step(vck_stream s, const vck_ddim *a) { LAUNCH(ddim_k, a->n, *a); }
@@ -203,24 +236,24 @@ int vck_widen(vck_stream s, const void *x, bool bf16, float *y, int64_t n)
 int vck_bias_residual(vck_stream s, float *y, const float *bias, const float *residual, int64_t n, int C, int64_t S)
 {
     if (!bias && !residual) return 0;
-    LAUNCH(bias_residual_k, n * C * S, y, bias, residual, n, C, S);
+    LAUNCH_IDX(bias_residual_k, , n * C * S, y, bias, residual, n, C, S);
 }
 
 int vck_half_bias_residual(vck_stream s, float *y, const void *h, const float *bias, const float *residual, int64_t n,
                            int C, int64_t S)
 {
-    LAUNCH(half_bias_residual_k, n * C * S, y, (const __half *)h, bias, residual, n, C, S);
+    LAUNCH_IDX(half_bias_residual_k, , n * C * S, y, (const __half *)h, bias, residual, n, C, S);
 }
 
 int vck_silu(vck_stream s, const float *x, float *y, int64_t n) { LAUNCH(silu_k, n, x, y, n); }
 int vck_gelu(vck_stream s, const float *x, float *y, int64_t n) { LAUNCH(gelu_k, n, x, y, n); }
 int vck_geglu(vck_stream s, const float *x, float *y, int64_t rows, int inner)
 {
-    LAUNCH(geglu_k, rows * inner, x, y, rows, inner);
+    LAUNCH_IDX(geglu_k, , rows * inner, x, y, rows, inner);
 }
 int vck_geglu_bias_half(vck_stream s, const void *h, const float *bias, void *y, int64_t rows, int inner)
 {
-    LAUNCH(geglu_bias_half_k, rows * inner, (const __half *)h, bias, (__half *)y, rows, inner);
+    LAUNCH_IDX(geglu_bias_half_k, , rows * inner, (const __half *)h, bias, (__half *)y, rows, inner);
 }
 int vck_add(vck_stream s, const float *a, const float *b, float *y, int64_t n) { LAUNCH(add_k, n, a, b, y, n); }
 int vck_axpby(vck_stream s, float a, const float *x, float b, float *y, int64_t n)
@@ -230,7 +263,7 @@ int vck_axpby(vck_stream s, float a, const float *x, float b, float *y, int64_t 
 int vck_scale(vck_stream s, const float *x, float f, float *y, int64_t n) { LAUNCH(scale_k, n, x, f, y, n); }
 int vck_add_channel(vck_stream s, float *x, const float *v, int64_t n, int C, int64_t S, int64_t v_stride)
 {
-    LAUNCH(add_channel_k, n * C * S, x, v, n, C, S, v_stride);
+    LAUNCH_IDX(add_channel_k, , n * C * S, x, v, n, C, S, v_stride);
 }
 
 int vck_permute(vck_stream s, const float *x, float *y, int ndim, const int64_t *shape, const int *perm)
@@ -249,18 +282,18 @@ int vck_permute(vck_stream s, const float *x, float *y, int ndim, const int64_t 
         d.in_stride_for_out[k] = in_stride[perm[k]];
         n *= shape[k];
     }
-    LAUNCH(permute_k, n, x, y, d, n);
+    LAUNCH_IDX(permute_k, , n, x, y, d, n);
 }
 
 int vck_upsample2x(vck_stream s, const float *x, float *y, int64_t nc, int h, int w)
 {
-    LAUNCH(upsample2x_k, nc * 4 * h * w, x, y, nc, h, w);
+    LAUNCH_IDX(upsample2x_k, , nc * 4 * h * w, x, y, nc, h, w);
 }
 
 int vck_concat_channels(vck_stream s, const float *a, int ca, const float *b, int cb, float *y, int64_t n,
                         int64_t S)
 {
-    LAUNCH(concat_k, n * (ca + cb) * S, a, ca, b, cb, y, n, S);
+    LAUNCH_IDX(concat_k, , n * (ca + cb) * S, a, ca, b, cb, y, n, S);
 }
 
 } // extern "C"

@@ -64,6 +64,8 @@ __global__ void group_stats_k(const float *x, int C, int64_t S, int G, double *w
     }
 }
 
+// I: the index type of a group's slice (uint32_t when it fits, see elementwise.cu)
+template <typename I>
 __global__ void group_apply_k(const float *x, float *y, int C, int64_t S, int G, const double *work,
                               const float *gamma, const float *beta, float eps, bool silu)
 {
@@ -84,8 +86,8 @@ __global__ void group_apply_k(const float *x, float *y, int C, int64_t S, int G,
     const int64_t off = ((int64_t)n * C + (int64_t)g * cg) * S;
     int64_t b, e;
     slice_of((int64_t)cg * S, parts, part, &b, &e);
-    for (int64_t i = b + threadIdx.x; i < e; i += blockDim.x) {
-        const int c = g * cg + (int)(i / S);
+    for (I i = (I)b + threadIdx.x; i < (I)e; i += blockDim.x) {
+        const int c = g * cg + (int)(i / (I)S);
         float v = (x[off + i] - fmean) * rstd * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
         if (silu) v = v / (1.0f + expf(-v));
         y[off + i] = v;
@@ -132,7 +134,10 @@ int vck_group_norm(vck_stream s, const float *x, float *y, int n, int C, int64_t
     if (n <= 0 || G <= 0) return 0;
     dim3 grid((unsigned)G, (unsigned)n, (unsigned)vck_group_norm_parts(n, C, S, G));
     group_stats_k<<<grid, kThreads, 0, (cudaStream_t)s>>>(x, C, S, G, work);
-    group_apply_k<<<grid, kThreads, 0, (cudaStream_t)s>>>(x, y, C, S, G, work, gamma, beta, eps, silu);
+    if ((int64_t)(C / G) * S <= 0x7fffffff)
+        group_apply_k<uint32_t><<<grid, kThreads, 0, (cudaStream_t)s>>>(x, y, C, S, G, work, gamma, beta, eps, silu);
+    else
+        group_apply_k<int64_t><<<grid, kThreads, 0, (cudaStream_t)s>>>(x, y, C, S, G, work, gamma, beta, eps, silu);
     return (int)cudaGetLastError();
 }
 
