@@ -125,6 +125,24 @@ static void drop_mapped(const vc_weights *w, const void *p, size_t bytes)
     if (e > s) madvise((void *)s, e - s, MADV_DONTNEED);
 }
 
+/* element i of a stored array of dtype dt (possibly unaligned in the file) as float */
+static float stored_at(const uint8_t *src, vc_dtype dt, int64_t i)
+{
+    if (dt == VC_DTYPE_F32) {
+        float f;
+        memcpy(&f, src + 4 * i, 4);
+        return f;
+    }
+    if (dt == VC_DTYPE_F64) {
+        double d;
+        memcpy(&d, src + 8 * i, 8);
+        return (float)d;
+    }
+    uint16_t v;
+    memcpy(&v, src + 2 * i, 2);
+    return dt == VC_DTYPE_F16 ? vc_f16_to_f32(v) : vc_bf16_to_f32(v);
+}
+
 static vc_status make_half(vc_context *ctx, vc_weights *w, const char *what, vc_weight *t)
 {
     t->half_dtype = w->half;
@@ -144,14 +162,7 @@ static vc_status make_half(vc_context *ctx, vc_weights *w, const char *what, vc_
         vc_f32_to_half((const float *)src, w->half, h, t->numel);
     } else {
         for (int64_t i = 0; i < t->numel; i++) {
-            float f;
-            if (t->stored_dtype == VC_DTYPE_F32) {
-                memcpy(&f, src + 4 * i, 4);
-            } else {
-                uint16_t v;
-                memcpy(&v, src + 2 * i, 2);
-                f = t->stored_dtype == VC_DTYPE_F16 ? vc_f16_to_f32(v) : vc_bf16_to_f32(v);
-            }
+            const float f = stored_at(src, t->stored_dtype, i);
             h[i] = w->half == VC_DTYPE_F16 ? vc_f32_to_f16(f) : vc_f32_to_bf16(f);
         }
     }
@@ -208,18 +219,7 @@ vc_status vc_weights_add(vc_context *ctx, vc_weights *w, const char *what, const
         if (!vc_mul_size((size_t)numel, 4, &bytes)) goto too_big;
         float *f = vc_weights_alloc(ctx, w, what, nm, bytes, &st);
         if (!f) { free(nm); return st; }
-        const uint8_t *src = stored;
-        for (int64_t i = 0; i < numel; i++) {
-            if (dtype == VC_DTYPE_F64) {
-                double d;
-                memcpy(&d, src + 8 * i, 8);
-                f[i] = (float)d;
-            } else {
-                uint16_t h;
-                memcpy(&h, src + 2 * i, 2);
-                f[i] = dtype == VC_DTYPE_F16 ? vc_f16_to_f32(h) : vc_bf16_to_f32(h);
-            }
-        }
+        for (int64_t i = 0; i < numel; i++) f[i] = stored_at(stored, dtype, i);
         t.f32 = f;
     }
     if (w->n == w->cap) {
