@@ -450,13 +450,15 @@ int main(int argc, char **argv)
             const char *detail = gctx->backend->detail;
             printf("%s mode%s (limit %.0e): %s\n", mode ? "fp16" : "float32", off ? ", convolutions without cuDNN" : "",
                    g_tol, detail);
+            pair p = {cctx->backend, gctx->backend};
+            if (off) run_conv_checks(&p);
+            else run_checks(&p);
+            /* after the convolutions: the handle is made at the first one */
+            if (!off && !strstr(detail, "convolutions cuDNN")) printf("  now: %s\n", detail);
             if (!off && expect_cudnn && !strstr(detail, "convolutions cuDNN")) {
                 printf("FAIL: cuDNN expected but not in use\n");
                 failures++;
             }
-            pair p = {cctx->backend, gctx->backend};
-            if (off) run_conv_checks(&p);
-            else run_checks(&p);
             vc_context_free(gctx);
             gctx = NULL;
         }

@@ -398,6 +398,19 @@ static bool reject(cuda_impl *c, const vc_cudnn_shape *s)
  * below 2^31 elements (and, in fp16 mode, the half buffers within
  * COLS_BUDGET). false (nothing done): cuDNN is off or has no plan for the
  * shape; asymmetric padding (the VAE's downsampling, §4.1) is not expressible. */
+/* cuDNN would not make its handle: convolutions on im2col from now on, and the
+ * backend's description says so */
+static void drop_cudnn(vc_backend *be)
+{
+    cuda_impl *c = impl_of(be);
+    char *conv = strstr(be->detail, "convolutions cuDNN");
+    if (conv)
+        snprintf(conv, sizeof be->detail - (size_t)(conv - be->detail), "convolutions im2col + cuBLAS (%.120s)",
+                 vc_cudnn_failure(c->dnn));
+    vc_cudnn_close(c->dnn);
+    c->dnn = NULL;
+}
+
 static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, const float *db, int oh, int ow)
 {
     cuda_impl *c = impl_of(be);
@@ -414,8 +427,10 @@ static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, 
     tail.n = (int)(a->n % per);
     size_t ws_full = 0, ws_tail = 0;
     if (!vc_cudnn_plan(c->dnn, &full, CONV_WS_CAP, &ws_full) ||
-        (tail.n && !vc_cudnn_plan(c->dnn, &tail, CONV_WS_CAP, &ws_tail)))
+        (tail.n && !vc_cudnn_plan(c->dnn, &tail, CONV_WS_CAP, &ws_tail))) {
+        if (vc_cudnn_failure(c->dnn)) drop_cudnn(be);
         return false;
+    }
     const size_t ws_bytes = ws_full > ws_tail ? ws_full : ws_tail;
     void *ws = ws_bytes ? scratch(be, SCRATCH_CONV_WS, ws_bytes) : NULL;
     if (ws_bytes && !ws) return true; /* noted */
@@ -789,7 +804,7 @@ VC_CUDA_EXPORT vc_status vc_cuda_backend_create_v1(vc_context *ctx, int32_t devi
     struct cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, device) != cudaSuccess) snprintf(prop.name, sizeof prop.name, "?");
     if (c->dnn)
-        snprintf(be->detail, sizeof be->detail, "%.100s, %s mode, convolutions cuDNN %s", prop.name,
+        snprintf(be->detail, sizeof be->detail, "%.100s, %s mode, convolutions cuDNN %s (its handle made at the first one)", prop.name,
                  c->fast16 ? "fp16" : "float32", vc_cudnn_version(c->dnn));
     else
         snprintf(be->detail, sizeof be->detail, "%.100s, %s mode, convolutions im2col + cuBLAS (cuDNN: %.100s)", prop.name,

@@ -31,6 +31,9 @@ struct vc_cudnn {
 #define X(f) __typeof__(f) *f;
     CUDNN_FUNCS(X)
 #undef X
+    cudaStream_t stream;
+    bool init_tried;               /* the handle is made at the first plan (it costs time and memory) */
+    char failure[160];             /* why the handle could not be made ("" if it could) */
     cudnnHandle_t handle;
     cudnnTensorDescriptor_t xd, yd;
     cudnnFilterDescriptor_t wd;
@@ -96,19 +99,28 @@ vc_cudnn *vc_cudnn_open(cudaStream_t stream, char *why, size_t cap)
         return NULL;
     }
     snprintf(c->version, sizeof c->version, "%zu.%zu.%zu", v / 10000, v / 100 % 100, v % 100);
+    c->stream = stream;
+    return c;
+}
+
+/* the handle and descriptors, made once, at the first plan */
+static bool ready(vc_cudnn *c)
+{
+    if (c->init_tried) return !c->failure[0];
+    c->init_tried = true;
     cudnnStatus_t st = c->cudnnCreate(&c->handle);
-    if (st == CUDNN_STATUS_SUCCESS) st = c->cudnnSetStream(c->handle, stream);
+    if (st == CUDNN_STATUS_SUCCESS) st = c->cudnnSetStream(c->handle, c->stream);
     if (st == CUDNN_STATUS_SUCCESS) st = c->cudnnCreateTensorDescriptor(&c->xd);
     if (st == CUDNN_STATUS_SUCCESS) st = c->cudnnCreateTensorDescriptor(&c->yd);
     if (st == CUDNN_STATUS_SUCCESS) st = c->cudnnCreateFilterDescriptor(&c->wd);
     if (st == CUDNN_STATUS_SUCCESS) st = c->cudnnCreateConvolutionDescriptor(&c->cd);
-    if (st != CUDNN_STATUS_SUCCESS) {
-        snprintf(why, cap, "cuDNN %s does not initialise: %s", c->version, c->cudnnGetErrorString(st));
-        vc_cudnn_close(c);
-        return NULL;
-    }
-    return c;
+    if (st != CUDNN_STATUS_SUCCESS)
+        snprintf(c->failure, sizeof c->failure, "cuDNN %s does not initialise: %s", c->version,
+                 c->cudnnGetErrorString(st));
+    return st == CUDNN_STATUS_SUCCESS;
 }
+
+const char *vc_cudnn_failure(const vc_cudnn *c) { return c->failure[0] ? c->failure : NULL; }
 
 const char *vc_cudnn_version(const vc_cudnn *c) { return c->version; }
 
@@ -174,6 +186,8 @@ static plan *find_plan(vc_cudnn *c, const vc_cudnn_shape *s, size_t ws_cap)
 
 bool vc_cudnn_plan(vc_cudnn *c, const vc_cudnn_shape *s, size_t ws_cap, size_t *ws_bytes)
 {
+    *ws_bytes = 0;
+    if (!ready(c)) return false;
     plan *p = find_plan(c, s, ws_cap);
     *ws_bytes = p->ok ? p->ws_bytes : 0;
     return p->ok;

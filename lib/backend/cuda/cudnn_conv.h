@@ -17,8 +17,11 @@
 
 typedef struct vc_cudnn vc_cudnn;
 
-/* NULL when cuDNN is unavailable; why (cap bytes) then says what happened. */
+/* Loads the library; NULL when it is unavailable, and why (cap bytes) then says
+ * what happened. Its handle is made at the first plan: when that fails, every
+ * plan says false and vc_cudnn_failure says why. */
 vc_cudnn *vc_cudnn_open(cudaStream_t stream, char *why, size_t cap);
+const char *vc_cudnn_failure(const vc_cudnn *cd); /* NULL while all is well */
 void vc_cudnn_close(vc_cudnn *cd);
 /* "9.x.y" of the loaded library */
 const char *vc_cudnn_version(const vc_cudnn *cd);
