@@ -146,16 +146,162 @@ __global__ void __launch_bounds__(kWarps * 32) flash_k(vck_attn a, int seq0)
     }
 }
 
+// ---- the same with the scores and the output accumulator in registers ----
+//
+// Needs the layout of a float32 accumulator fragment across the warp, which
+// CUDA does not specify: on sm_80/sm_90 lane 4g+t holds rows g and g+8 at
+// columns 2t, 2t+1, 8+2t, 9+2t (element i: row g + 8*((i/2)%2), column
+// 2t + i%2 + 8*(i/4)). vck_wmma_layout_probe checks it on the device and the
+// backend uses this kernel only when it holds. Then the softmax runs on the
+// score fragments (a row's 64 keys sit in the 4 lanes of its group), the
+// output is rescaled in place, and only P passes through shared memory (as
+// the half A operand of P V): no score or output tile round trips.
+__device__ inline int acc_row(int lane, int i) { return (lane >> 2) + 8 * ((i >> 1) & 1); }
+__device__ inline int acc_col(int lane, int i) { return (lane & 3) * 2 + (i & 1) + 8 * (i >> 2); }
+
 template <int D>
-int launch(const vck_attn *a, cudaStream_t s)
+struct SmemReg {
+    static constexpr size_t q = 0;                                  // half [kBq][D]
+    static constexpr size_t k = q + sizeof(__half) * kBq * D;       // half [kBk][D]
+    static constexpr size_t v = k + sizeof(__half) * kBk * D;       // half [kBk][D]
+    static constexpr size_t p = v + sizeof(__half) * kBk * D;       // half [kWarps][kRows][kBk]
+    static constexpr size_t bytes = p + sizeof(__half) * kWarps * kRows * kBk;
+};
+
+template <int D>
+__global__ void __launch_bounds__(kWarps * 32) flash_reg_k(vck_attn a, int seq0)
 {
-    const size_t smem = Smem<D>::bytes;
-    cudaError_t e = cudaFuncSetAttribute(flash_k<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    using Acc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+    extern __shared__ __align__(128) unsigned char smem[];
+    using L = SmemReg<D>;
+    __half *qs = (__half *)(smem + L::q), *ks = (__half *)(smem + L::k), *vs = (__half *)(smem + L::v);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    __half *pw = (__half *)(smem + L::p) + warp * kRows * kBk;
+
+    const int h = blockIdx.y, sq = seq0 + blockIdx.z, q0 = blockIdx.x * kBq;
+    const int kvs = sq / a.kv_group;
+    const float *qg = a.q + sq * a.q_seq + (int64_t)h * D;
+    const float *kg = a.k + kvs * a.k_seq + (int64_t)h * D;
+    const float *vg = a.v + kvs * a.v_seq + (int64_t)h * D;
+
+    load_tile<D>(qs, qg, a.q_tok, q0, a.lq);
+    __syncthreads();
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> qf[D / 16];
+    for (int kk = 0; kk < D / 16; kk++) wmma::load_matrix_sync(qf[kk], qs + warp * kRows * D + kk * 16, D);
+    Acc of[D / 16];
+    for (int c = 0; c < D / 16; c++) wmma::fill_fragment(of[c], 0.0f);
+
+    // this lane's two rows (h2 = 0: row g, 1: row g + 8) of the warp's 16
+    const int rbase = q0 + warp * kRows;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    const int lk_end = a.causal ? min(a.lk, q0 + kBq) : a.lk;
+
+    for (int j0 = 0; j0 < lk_end; j0 += kBk) {
+        __syncthreads(); // the previous tile's K and V are no longer read
+        load_tile<D>(ks, kg, a.k_tok, j0, a.lk);
+        load_tile<D>(vs, vg, a.v_tok, j0, a.lk);
+        __syncthreads();
+
+        Acc sf[kBk / 16]; // S[16][64] = Q_w K^T
+        for (int n = 0; n < kBk / 16; n++) {
+            wmma::fill_fragment(sf[n], 0.0f);
+            for (int kk = 0; kk < D / 16; kk++) {
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb;
+                wmma::load_matrix_sync(fb, ks + n * 16 * D + kk * 16, D);
+                wmma::mma_sync(sf[n], qf[kk], fb, sf[n]);
+            }
+        }
+        float tmax[2] = {-INFINITY, -INFINITY};
+        for (int n = 0; n < kBk / 16; n++)
+            for (int i = 0; i < Acc::num_elements; i++) {
+                const int h2 = (i >> 1) & 1, j = j0 + n * 16 + acc_col(lane, i), qi = rbase + acc_row(lane, i);
+                float sc = sf[n].x[i] * a.scale;
+                if (j >= a.lk || (a.causal && j > qi)) sc = -INFINITY;
+                sf[n].x[i] = sc;
+                tmax[h2] = fmaxf(tmax[h2], sc);
+            }
+        float corr[2], psum[2] = {0.0f, 0.0f};
+        for (int h2 = 0; h2 < 2; h2++) { // the 4 lanes of a group share its rows
+            tmax[h2] = fmaxf(tmax[h2], __shfl_xor_sync(0xffffffffu, tmax[h2], 1));
+            tmax[h2] = fmaxf(tmax[h2], __shfl_xor_sync(0xffffffffu, tmax[h2], 2));
+            const float mnew = fmaxf(m[h2], tmax[h2]);
+            corr[h2] = (m[h2] == -INFINITY) ? 0.0f : expf(m[h2] - mnew);
+            m[h2] = mnew;
+        }
+        for (int n = 0; n < kBk / 16; n++)
+            for (int i = 0; i < Acc::num_elements; i++) {
+                const int h2 = (i >> 1) & 1;
+                const float sc = sf[n].x[i];
+                const float pv = (sc == -INFINITY) ? 0.0f : expf(sc - m[h2]);
+                psum[h2] += pv;
+                pw[acc_row(lane, i) * kBk + n * 16 + acc_col(lane, i)] = __float2half_rn(pv);
+            }
+        for (int h2 = 0; h2 < 2; h2++) {
+            psum[h2] += __shfl_xor_sync(0xffffffffu, psum[h2], 1);
+            psum[h2] += __shfl_xor_sync(0xffffffffu, psum[h2], 2);
+            l[h2] = l[h2] * corr[h2] + psum[h2];
+        }
+        for (int c = 0; c < D / 16; c++)
+            for (int i = 0; i < Acc::num_elements; i++) of[c].x[i] *= corr[(i >> 1) & 1];
+        __syncwarp(); // P complete before it is read as a tile
+
+        for (int kk = 0; kk < kBk / 16; kk++) { // O_w += P V
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> pa;
+            wmma::load_matrix_sync(pa, pw + kk * 16, kBk);
+            for (int c = 0; c < D / 16; c++) {
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
+                wmma::load_matrix_sync(fb, vs + kk * 16 * D + c * 16, D);
+                wmma::mma_sync(of[c], pa, fb, of[c]);
+            }
+        }
+        __syncwarp(); // P read before the next tile writes it
+    }
+
+    const float inv[2] = {l[0] > 0.0f ? 1.0f / l[0] : 0.0f, l[1] > 0.0f ? 1.0f / l[1] : 0.0f};
+    for (int c = 0; c < D / 16; c++)
+        for (int i = 0; i < Acc::num_elements; i++) {
+            const int row = rbase + acc_row(lane, i);
+            if (row >= a.lq) continue;
+            float *og = a.o + sq * a.o_seq + (int64_t)row * a.o_tok + (int64_t)h * D + c * 16 + acc_col(lane, i);
+            const float val = of[c].x[i] * inv[(i >> 1) & 1];
+            *og = a.accumulate ? *og + val : val;
+        }
+}
+
+// One warp: an accumulator loaded from a tile of known values must hold, in
+// every lane, the values the layout above says; and a fragment written
+// element by element must store as that tile.
+__global__ void layout_probe_k(int *bad)
+{
+    using Acc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+    __shared__ float tile[256], back[256];
+    const int lane = threadIdx.x;
+    for (int e = lane; e < 256; e += 32) tile[e] = (float)e;
+    __syncwarp();
+    Acc f;
+    wmma::load_matrix_sync(f, tile, 16, wmma::mem_row_major);
+    int wrong = Acc::num_elements != 8;
+    for (int i = 0; i < Acc::num_elements && !wrong; i++)
+        wrong |= f.x[i] != (float)(acc_row(lane, i) * 16 + acc_col(lane, i));
+    for (int i = 0; i < Acc::num_elements; i++) f.x[i] = (float)(1000 + acc_row(lane, i) * 16 + acc_col(lane, i));
+    wmma::store_matrix_sync(back, f, 16, wmma::mem_row_major);
+    __syncwarp();
+    for (int e = lane; e < 256; e += 32) wrong |= back[e] != (float)(1000 + e);
+    bad[lane] = wrong;
+}
+
+template <int D>
+int launch(const vck_attn *a, bool regs, cudaStream_t s)
+{
+    const size_t smem = regs ? SmemReg<D>::bytes : Smem<D>::bytes;
+    cudaError_t e = regs ? cudaFuncSetAttribute(flash_reg_k<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem)
+                         : cudaFuncSetAttribute(flash_k<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess) return (int)e;
     for (int seq0 = 0; seq0 < a->n_seq; seq0 += 65535) {
         const int nz = min(65535, a->n_seq - seq0);
         dim3 grid((unsigned)((a->lq + kBq - 1) / kBq), (unsigned)a->heads, (unsigned)nz);
-        flash_k<D><<<grid, kWarps * 32, smem, s>>>(*a, seq0);
+        if (regs) flash_reg_k<D><<<grid, kWarps * 32, smem, s>>>(*a, seq0);
+        else flash_k<D><<<grid, kWarps * 32, smem, s>>>(*a, seq0);
         if ((e = cudaGetLastError()) != cudaSuccess) return (int)e;
     }
     return 0;
@@ -168,14 +314,28 @@ extern "C" bool vck_attention_fp16_supported(const vck_attn *a)
     return !a->rel_k && !a->rel_v && (a->d == 32 || a->d == 64 || a->d == 80 || a->d == 128);
 }
 
-extern "C" int vck_attention_fp16(vck_stream s, const vck_attn *a)
+extern "C" int vck_attention_fp16(vck_stream s, const vck_attn *a, bool regs)
 {
     if (a->n_seq <= 0 || a->lq <= 0 || a->heads <= 0) return 0;
     if (a->lk <= 0 || a->kv_group < 1 || !vck_attention_fp16_supported(a)) return (int)cudaErrorInvalidValue;
     switch (a->d) {
-    case 32: return launch<32>(a, (cudaStream_t)s);
-    case 64: return launch<64>(a, (cudaStream_t)s);
-    case 80: return launch<80>(a, (cudaStream_t)s);
-    default: return launch<128>(a, (cudaStream_t)s);
+    case 32: return launch<32>(a, regs, (cudaStream_t)s);
+    case 64: return launch<64>(a, regs, (cudaStream_t)s);
+    case 80: return launch<80>(a, regs, (cudaStream_t)s);
+    default: return launch<128>(a, regs, (cudaStream_t)s);
     }
+}
+
+extern "C" int vck_wmma_layout_probe(vck_stream s, int *work, bool *holds)
+{
+    *holds = false;
+    layout_probe_k<<<1, 32, 0, (cudaStream_t)s>>>(work);
+    cudaError_t e = cudaGetLastError();
+    int bad[32];
+    if (e == cudaSuccess) e = cudaMemcpyAsync(bad, work, sizeof bad, cudaMemcpyDeviceToHost, (cudaStream_t)s);
+    if (e == cudaSuccess) e = cudaStreamSynchronize((cudaStream_t)s);
+    if (e != cudaSuccess) return (int)e;
+    *holds = true;
+    for (int i = 0; i < 32; i++) *holds = *holds && !bad[i];
+    return 0;
 }

@@ -61,7 +61,11 @@ int vck_attention(vck_stream s, const vck_attn *a);
 /* Tensor-core version (kernels/flash_attention.cu): half products, float32
  * softmax and accumulation; head widths 32, 64, 80, 128, no rel-pos tables. */
 bool vck_attention_fp16_supported(const vck_attn *a);
-int vck_attention_fp16(vck_stream s, const vck_attn *a);
+/* regs: the variant with scores and output in registers, valid only where
+ * vck_wmma_layout_probe (work: 32 ints of device memory) says the accumulator
+ * layout it assumes holds */
+int vck_attention_fp16(vck_stream s, const vck_attn *a, bool regs);
+int vck_wmma_layout_probe(vck_stream s, int *work, bool *holds);
 /* Short sequences (kernels/temporal_attention.cu): lq == lk <= 32, d <= 128,
  * rel-pos tables allowed; float32 in both modes. */
 bool vck_temporal_attention_supported(const vck_attn *a);

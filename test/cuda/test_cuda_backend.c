@@ -189,22 +189,26 @@ static void check_group_norm(pair *p, int n, int C, int64_t S, bool silu)
     free(x); free(g); free(b); free(y);
 }
 
-static void check_attention(pair *p, int n_seq, int heads, int lq, int lk, int d, int kv_group, int rel_max)
+enum { CAUSAL = 1, ACCUMULATE = 2 };
+
+static void check_attention(pair *p, int n_seq, int heads, int lq, int lk, int d, int kv_group, int rel_max, int flags)
 {
     int C = heads * d;
     int64_t nq = (int64_t)n_seq * lq * C, nk = (int64_t)(n_seq / kv_group) * lk * C;
-    float *q = host_rand(nq), *k = host_rand(nk), *v = host_rand(nk), *o = malloc((size_t)nq * 4);
+    float *q = host_rand(nq), *k = host_rand(nk), *v = host_rand(nk), *o = host_rand(nq);
     float *rk = rel_max ? host_rand((int64_t)(2 * rel_max + 1) * d) : NULL;
     float *rv = rel_max ? host_rand((int64_t)(2 * rel_max + 1) * d) : NULL;
-    vc_attn_args a = {q, k, v, o, n_seq, heads, lq, lk, d, kv_group, C, C, C, C, (int64_t)lq * C, (int64_t)lk * C,
-                      (int64_t)lk * C, (int64_t)lq * C, 1.0f / sqrtf((float)d), rk, rv, rel_max, false, false};
-    p->cpu->ops->attention(p->cpu, &a);
     float *dq = dev_copy(p->gpu, q, nq), *dk = dev_copy(p->gpu, k, nk), *dv = dev_copy(p->gpu, v, nk);
-    float *dout = p->gpu->ops->alloc(p->gpu, (size_t)nq * 4);
+    float *dout = dev_copy(p->gpu, o, nq); /* what accumulate adds to */
+    vc_attn_args a = {q, k, v, o, n_seq, heads, lq, lk, d, kv_group, C, C, C, C, (int64_t)lq * C, (int64_t)lk * C,
+                      (int64_t)lk * C, (int64_t)lq * C, 1.0f / sqrtf((float)d), rk, rv, rel_max,
+                      (flags & CAUSAL) != 0, (flags & ACCUMULATE) != 0};
+    p->cpu->ops->attention(p->cpu, &a);
     a.q = dq; a.k = dk; a.v = dv; a.o = dout;
     p->gpu->ops->attention(p->gpu, &a);
     char name[96];
-    snprintf(name, sizeof name, "attention seq%d h%d %dx%d d%d g%d rel%d", n_seq, heads, lq, lk, d, kv_group, rel_max);
+    snprintf(name, sizeof name, "attention seq%d h%d %dx%d d%d g%d rel%d%s%s", n_seq, heads, lq, lk, d, kv_group,
+             rel_max, flags & CAUSAL ? " causal" : "", flags & ACCUMULATE ? " +=" : "");
     compare(name, p->gpu, dout, o, nq, g_tol);
     p->gpu->ops->free(p->gpu, dq); p->gpu->ops->free(p->gpu, dk);
     p->gpu->ops->free(p->gpu, dv); p->gpu->ops->free(p->gpu, dout);
@@ -334,6 +338,37 @@ static void check_widen_and_cache(pair *p)
     free(h); free(ref); free(x); free(w); free(y);
 }
 
+/* every attention kernel path; in fp16 mode run once more with the tiled
+ * variant of the tensor-core kernel (VIDEOCRAFTER_CUDA_FLASH_REGS=0) */
+static void run_attention_checks(pair *p)
+{
+    if (g_small) {
+        check_attention(p, 2, 2, 130, 150, 64, 1, 0, 0);  /* partial tiles on both sides */
+        check_attention(p, 4, 2, 70, 77, 32, 2, 0, 0);    /* cross, kv shared by 2 sequences */
+        check_attention(p, 2, 1, 65, 93, 80, 1, 0, 0);
+        check_attention(p, 1, 1, 40, 40, 128, 1, 0, 0);
+        check_attention(p, 20, 2, 16, 16, 64, 1, 16, 0);  /* temporal, rel-pos */
+        check_attention(p, 8, 2, 20, 20, 32, 1, 16, 0);   /* clamp binds */
+        check_attention(p, 3, 2, 33, 33, 64, 1, 16, 0);   /* rel-pos past the short-sequence kernel's 32 */
+        check_attention(p, 5, 3, 32, 32, 128, 1, 16, 0);  /* the short-sequence kernel at its limits */
+        check_attention(p, 1, 1, 96, 96, 512, 1, 0, 0);   /* VAE-style single wide head */
+        check_attention(p, 2, 2, 70, 70, 64, 1, 0, CAUSAL);
+        check_attention(p, 4, 2, 70, 16, 32, 2, 0, ACCUMULATE);
+        return;
+    }
+    check_attention(p, 2, 5, 2560, 2560, 64, 1, 0, 0);   /* spatial self */
+    check_attention(p, 16, 5, 2560, 77, 64, 16, 0, 0);   /* cross, context shared by 16 frames */
+    check_attention(p, 16, 10, 640, 93, 64, 16, 0, 0);   /* I2V cross: 77 text + 16 image tokens */
+    check_attention(p, 2560, 5, 16, 16, 64, 1, 16, 0);   /* temporal with relative position */
+    check_attention(p, 2560, 5, 16, 16, 64, 1, 0, 0);    /* temporal without */
+    check_attention(p, 64, 5, 20, 20, 64, 1, 16, 0);     /* clamp binds (T > M) */
+    check_attention(p, 64, 5, 40, 40, 64, 1, 16, 0);     /* T > 32: the general kernel with rel-pos */
+    check_attention(p, 1, 1, 2560, 2560, 512, 1, 0, 0);  /* VAE mid attention */
+    check_attention(p, 2, 16, 257, 257, 80, 1, 0, 0);    /* CLIP vision, head width 80 */
+    check_attention(p, 2, 16, 77, 77, 64, 1, 0, CAUSAL); /* text tower */
+    check_attention(p, 16, 10, 640, 16, 64, 16, 0, ACCUMULATE); /* I2V: the image tokens' own softmax, added */
+}
+
 /* Shapes for the CPU emulation (test/cuda/emu/): every code path of the
  * kernels (tile edges, kv groups, causal, rel-pos, each flash head width) at a
  * size a CPU runs in seconds. */
@@ -350,15 +385,7 @@ static void run_small_checks(pair *p)
     check_group_norm(p, 3, 64, 300, true);
     check_group_norm(p, 1, 64, 40000, false); /* several blocks per group */
     check_layer_norm(p, 70, 96);
-    check_attention(p, 2, 2, 130, 150, 64, 1, 0);  /* partial tiles on both sides */
-    check_attention(p, 4, 2, 70, 77, 32, 2, 0);    /* cross, kv shared by 2 sequences */
-    check_attention(p, 2, 1, 65, 93, 80, 1, 0);
-    check_attention(p, 1, 1, 40, 40, 128, 1, 0);
-    check_attention(p, 20, 2, 16, 16, 64, 1, 16);  /* temporal, rel-pos */
-    check_attention(p, 8, 2, 20, 20, 32, 1, 16);   /* clamp binds */
-    check_attention(p, 3, 2, 33, 33, 64, 1, 16);   /* rel-pos past the short-sequence kernel's 32 */
-    check_attention(p, 5, 3, 32, 32, 128, 1, 16);  /* the short-sequence kernel at its limits */
-    check_attention(p, 1, 1, 96, 96, 512, 1, 0);   /* VAE-style single wide head */
+    run_attention_checks(p);
     check_elementwise(p, 16);
     check_ddim(p, false, false);
     check_ddim(p, true, true);
@@ -384,16 +411,7 @@ static void run_checks(pair *p)
     check_group_norm(p, 1, 320, 16 * 2560, false);
     check_layer_norm(p, 16 * 2560, 320);
     check_layer_norm(p, 77, 1024);
-    check_attention(p, 2, 5, 2560, 2560, 64, 1, 0);   /* spatial self */
-    check_attention(p, 16, 5, 2560, 77, 64, 16, 0);   /* cross, context shared by 16 frames */
-    check_attention(p, 16, 10, 640, 93, 64, 16, 0);   /* I2V cross: 77 text + 16 image tokens */
-    check_attention(p, 2560, 5, 16, 16, 64, 1, 16);   /* temporal with relative position */
-    check_attention(p, 2560, 5, 16, 16, 64, 1, 0);    /* temporal without */
-    check_attention(p, 64, 5, 20, 20, 64, 1, 16);     /* clamp binds (T > M) */
-    check_attention(p, 64, 5, 40, 40, 64, 1, 16);     /* T > 32: the general kernel with rel-pos */
-    check_attention(p, 1, 1, 2560, 2560, 512, 1, 0);  /* VAE mid attention */
-    check_attention(p, 2, 16, 257, 257, 80, 1, 0);    /* CLIP vision, head width 80 */
-    check_attention(p, 2, 16, 77, 77, 64, 1, 0);      /* text tower */
+    run_attention_checks(p);
     check_elementwise(p, 1);
     check_ddim(p, false, false);
     check_ddim(p, true, true);
@@ -438,31 +456,43 @@ int main(int argc, char **argv)
     for (int mode = 0; mode < 2; mode++) {
         setenv("VIDEOCRAFTER_CUDA_PRECISION", mode ? "fp16" : "fp32", 1);
         g_tol = mode ? 1e-2 : 1e-5;
-        for (int off = 0; off < 2; off++) {
+        /* pass 0: everything; 1: the convolutions without cuDNN; 2 (fp16): attention
+         * through the tiled tensor-core kernel */
+        for (int pass = 0; pass < (mode ? 3 : 2); pass++) {
+            const bool off = pass == 1;
             if (off) setenv("VIDEOCRAFTER_CUDNN", "off", 1);
             else if (cudnn_saved) setenv("VIDEOCRAFTER_CUDNN", cudnn_saved, 1);
             else unsetenv("VIDEOCRAFTER_CUDNN");
+            if (pass == 2) setenv("VIDEOCRAFTER_CUDA_FLASH_REGS", "0", 1);
+            else unsetenv("VIDEOCRAFTER_CUDA_FLASH_REGS");
             cp.backend = "cuda";
             if (vc_context_create(&cp, &gctx) != VC_STATUS_OK) {
                 printf("FAIL: cuda context: %s\n", vc_last_error());
                 return 1;
             }
             const char *detail = gctx->backend->detail;
-            printf("%s mode%s (limit %.0e): %s\n", mode ? "fp16" : "float32", off ? ", convolutions without cuDNN" : "",
-                   g_tol, detail);
+            printf("%s mode%s (limit %.0e): %s\n", mode ? "fp16" : "float32",
+                   pass == 1 ? ", convolutions without cuDNN" : pass == 2 ? ", tiled attention kernel" : "", g_tol,
+                   detail);
             pair p = {cctx->backend, gctx->backend};
-            if (off) run_conv_checks(&p);
+            if (pass == 1) run_conv_checks(&p);
+            else if (pass == 2) run_attention_checks(&p);
             else run_checks(&p);
             /* after the convolutions: the handle is made at the first one */
-            if (!off && !strstr(detail, "convolutions cuDNN")) printf("  now: %s\n", detail);
-            if (!off && expect_cudnn && !strstr(detail, "convolutions cuDNN")) {
+            if (pass == 0 && !strstr(detail, "convolutions cuDNN")) printf("  now: %s\n", detail);
+            if (pass == 0 && expect_cudnn && !strstr(detail, "convolutions cuDNN")) {
                 printf("FAIL: cuDNN expected but not in use\n");
+                failures++;
+            }
+            if (pass == 0 && mode && expect_cudnn && !strstr(detail, "attention in registers")) {
+                printf("FAIL: the emulation's accumulator layout should pass the probe\n");
                 failures++;
             }
             vc_context_free(gctx);
             gctx = NULL;
         }
     }
+    unsetenv("VIDEOCRAFTER_CUDA_FLASH_REGS");
     free(cudnn_saved);
     vc_context_free(cctx);
     printf(failures ? "FAILED: %d check(s)\n" : "all CUDA backend checks passed\n", failures);

@@ -49,6 +49,7 @@ typedef struct cuda_impl {
     cublasHandle_t blas;
     vc_cudnn *dnn;             /* NULL: convolutions through im2col + cuBLAS */
     bool fast16;
+    bool flash_regs;           /* fp16 attention keeps scores and output in registers (probed layout) */
     vc_status error;           /* first failure since the last sync */
     char errtext[256];
     weight_slot *slots;        /* open addressing on the host pointer */
@@ -575,8 +576,8 @@ static void cu_attention(vc_backend *be, const vc_attn_args *a)
         mark(be, "attention (temporal)");
         note_cuda(be, vck_temporal_attention(impl_of(be)->stream, &k), "attention (temporal)");
     } else if (impl_of(be)->fast16 && vck_attention_fp16_supported(&k)) {
-        mark(be, "attention (fp16 flash)");
-        note_cuda(be, vck_attention_fp16(impl_of(be)->stream, &k), "attention (fp16)");
+        mark(be, impl_of(be)->flash_regs ? "attention (fp16 flash)" : "attention (fp16 flash, tiles)");
+        note_cuda(be, vck_attention_fp16(impl_of(be)->stream, &k, impl_of(be)->flash_regs), "attention (fp16)");
     } else {
         mark(be, "attention (fp32)");
         note_cuda(be, vck_attention(impl_of(be)->stream, &k), "attention");
@@ -750,6 +751,24 @@ static const vc_backend_ops cuda_ops = {
     .feed_forward = cu_feed_forward,
 };
 
+/* fp16 mode: whether the attention kernel may rely on the accumulator layout
+ * it assumes (kernels/flash_attention.cu); VIDEOCRAFTER_CUDA_FLASH_REGS=0 keeps
+ * the variant that does not (for comparisons). */
+static cudaError_t probe_flash_layout(cuda_impl *c)
+{
+    const char *env = getenv("VIDEOCRAFTER_CUDA_FLASH_REGS");
+    c->flash_regs = false;
+    if (env && !strcmp(env, "0")) return cudaSuccess;
+    int *work = NULL;
+    cudaError_t e = cudaMalloc((void **)&work, 32 * sizeof(int));
+    if (e != cudaSuccess) return e;
+    bool holds = false;
+    e = (cudaError_t)vck_wmma_layout_probe(c->stream, work, &holds);
+    cudaFree(work);
+    c->flash_regs = e == cudaSuccess && holds;
+    return e;
+}
+
 /* Entry point looked up by the core with dlsym. Writes a message into msg on failure. */
 VC_CUDA_EXPORT vc_status vc_cuda_backend_create_v1(vc_context *ctx, int32_t device, int32_t n_threads,
                                                    vc_backend **out, char *msg, size_t cap)
@@ -799,16 +818,23 @@ VC_CUDA_EXPORT vc_status vc_cuda_backend_create_v1(vc_context *ctx, int32_t devi
         cu_destroy(be);
         return VC_STATUS_BACKEND_ERROR;
     }
+    if (c->fast16 && (e = probe_flash_layout(c)) != cudaSuccess) {
+        snprintf(msg, cap, "cuda: the fragment layout probe failed: %s", cudaGetErrorString(e));
+        cu_destroy(be);
+        return VC_STATUS_BACKEND_ERROR;
+    }
     char why[200] = "";
     c->dnn = vc_cudnn_open(c->stream, why, sizeof why);
+    const char *mode = !c->fast16 ? "float32 mode" : c->flash_regs ? "fp16 mode (attention in registers)"
+                                                                    : "fp16 mode (attention through shared tiles)";
     struct cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, device) != cudaSuccess) snprintf(prop.name, sizeof prop.name, "?");
     if (c->dnn)
-        snprintf(be->detail, sizeof be->detail, "%.100s, %s mode, convolutions cuDNN %s (its handle made at the first one)", prop.name,
-                 c->fast16 ? "fp16" : "float32", vc_cudnn_version(c->dnn));
+        snprintf(be->detail, sizeof be->detail, "%.80s, %s, convolutions cuDNN %s (its handle made at the first one)",
+                 prop.name, mode, vc_cudnn_version(c->dnn));
     else
-        snprintf(be->detail, sizeof be->detail, "%.100s, %s mode, convolutions im2col + cuBLAS (cuDNN: %.100s)", prop.name,
-                 c->fast16 ? "fp16" : "float32", why);
+        snprintf(be->detail, sizeof be->detail, "%.80s, %s, convolutions im2col + cuBLAS (cuDNN: %.90s)", prop.name,
+                 mode, why);
     c->device_set = true;
     *out = be;
     return VC_STATUS_OK;

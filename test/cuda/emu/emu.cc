@@ -152,6 +152,14 @@ uint64_t exchange(uint64_t mine, int src)
     return r;
 }
 
+const uint64_t *publish(uint64_t mine)
+{
+    warp_state &w = run->warps[current->warp];
+    w.slot[current->lane] = mine;
+    sync_warp();
+    return w.slot;
+}
+
 // A finished thread leaves its warp's and block's barriers, as exited threads do.
 static void retire()
 {

@@ -10,6 +10,7 @@
 #define VCEMU_KERNEL_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -49,6 +50,8 @@ const uint3 &thread_idx();
 void sync_block();              // __syncthreads
 void sync_warp();               // __syncwarp and the WMMA collectives
 uint64_t exchange(uint64_t mine, int src_lane); // a shuffle: every lane of the warp takes part
+// every lane's value of the warp (valid until the caller's next sync_warp, which it must make)
+const uint64_t *publish(uint64_t mine);
 void *dyn_smem();
 int lane_id();
 
@@ -205,6 +208,11 @@ cudaError_t cudaFuncSetAttribute(F, cudaFuncAttribute, int)
 
 // WMMA: every lane keeps the whole tile; loads and stores are warp collectives
 // (a barrier first), so no lane reads a tile another lane is still to write.
+// An accumulator's elements are also reachable one lane at a time (x[i], in
+// the layout of sm_80/sm_90: lane 4g+t holds rows g and g+8, columns 2t, 2t+1
+// and 8+2t, 9+2t), as kernels/flash_attention.cu uses once its probe has
+// confirmed the layout on the device; what a lane writes there is its own, so
+// the collectives that read an accumulator take each element from its owner.
 namespace nvcuda {
 namespace wmma {
 struct row_major {};
@@ -214,10 +222,38 @@ struct matrix_b {};
 struct accumulator {};
 enum layout_t { mem_row_major, mem_col_major };
 
+inline int acc_row(int lane, int i) { return lane / 4 + 8 * ((i / 2) % 2); }
+inline int acc_col(int lane, int i) { return (lane % 4) * 2 + (i % 2) + 8 * (i / 4); }
+inline int acc_owner(int r, int c) { return (r % 8) * 4 + (c % 8) / 2; }
+
 template <class Use, int M, int N, int K, class T, class Layout = void>
 struct fragment {
+    static constexpr int num_elements = 16; // halves of an a or b tile, as nvcc's (Volta-style, duplicated)
     float v[16 * 16]; // [row][col] of the 16x16 tile, in float (halves widened exactly)
 };
+
+template <int M, int N, int K>
+struct fragment<accumulator, M, N, K, float, void> {
+    static constexpr int num_elements = 8;
+    float v[16 * 16];
+    struct elements {
+        float &operator[](int i)
+        {
+            float *tile = reinterpret_cast<float *>(reinterpret_cast<char *>(this) - offsetof(fragment, x));
+            const int l = vcemu::lane_id();
+            return tile[acc_row(l, i) * 16 + acc_col(l, i)];
+        }
+    } x;
+};
+
+// the accumulator as the warp holds it: element (r, c) from the lane that owns it
+inline void acc_gather(float *dst, const fragment<accumulator, 16, 16, 16, float> &f)
+{
+    const uint64_t *slots = vcemu::publish((uint64_t)(uintptr_t)f.v);
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 16; c++) dst[r * 16 + c] = ((const float *)(uintptr_t)slots[acc_owner(r, c)])[r * 16 + c];
+    vcemu::sync_warp(); // every lane has read before any writes again
+}
 
 template <class Use, class T, class Layout>
 void load_matrix_sync(fragment<Use, 16, 16, 16, T, Layout> &f, const T *p, unsigned ldm)
@@ -236,8 +272,10 @@ inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float> &f, const 
 inline void store_matrix_sync(float *p, const fragment<accumulator, 16, 16, 16, float> &f, unsigned ldm, layout_t l)
 {
     vcemu::sync_warp();
+    float t[256];
+    acc_gather(t, f);
     for (int r = 0; r < 16; r++)
-        for (int c = 0; c < 16; c++) (l == mem_col_major ? p[c * ldm + r] : p[r * ldm + c]) = f.v[r * 16 + c];
+        for (int c = 0; c < 16; c++) (l == mem_col_major ? p[c * ldm + r] : p[r * ldm + c]) = t[r * 16 + c];
     vcemu::sync_warp();
 }
 template <class Use, class T, class Layout>
@@ -249,10 +287,11 @@ template <class TA, class LA, class TB, class LB>
 void mma_sync(fragment<accumulator, 16, 16, 16, float> &d, const fragment<matrix_a, 16, 16, 16, TA, LA> &a,
               const fragment<matrix_b, 16, 16, 16, TB, LB> &b, const fragment<accumulator, 16, 16, 16, float> &c)
 {
-    float out[256];
+    float out[256], cv[256];
+    acc_gather(cv, c);
     for (int m = 0; m < 16; m++)
         for (int n = 0; n < 16; n++) {
-            float s = c.v[m * 16 + n];
+            float s = cv[m * 16 + n];
             for (int k = 0; k < 16; k++) s += a.v[m * 16 + k] * b.v[k * 16 + n];
             out[m * 16 + n] = s;
         }
