@@ -155,7 +155,23 @@ static void check_conv(pair *p, int n, int ci, int h, int w, int co, int k, int 
     free(x); free(wt); free(b); free(y);
 }
 
-/* the 2-D convolutions, run once more with cuDNN off (im2col + cuBLAS) */
+static void check_conv_temporal(pair *p, int B, int ci, int T, int64_t S, int co, bool residual)
+{
+    int64_t nx = (int64_t)B * ci * T * S, ny = (int64_t)B * co * T * S;
+    float *x = host_rand(nx), *w = host_rand((int64_t)co * ci * 3), *b = host_rand(co), *y = host_rand(ny);
+    float *dx = dev_copy(p->gpu, x, nx), *dy = dev_copy(p->gpu, y, ny);
+    p->cpu->ops->conv_temporal(p->cpu, x, B, ci, T, S, w, b, co, 3, residual ? y : NULL, y);
+    p->gpu->ops->conv_temporal(p->gpu, dx, B, ci, T, S, w, b, co, 3, residual ? dy : NULL, dy);
+    char name[96];
+    snprintf(name, sizeof name, "conv_temporal %dx%dx%dx%lld -> %d%s", B, ci, T, (long long)S, co,
+             residual ? " +res(=y)" : "");
+    compare(name, p->gpu, dy, y, ny, g_tol);
+    p->gpu->ops->free(p->gpu, dx);
+    p->gpu->ops->free(p->gpu, dy);
+    free(x); free(w); free(b); free(y);
+}
+
+/* the convolutions, run once more with cuDNN off (im2col + cuBLAS; temporal as batched GEMMs) */
 static void run_conv_checks(pair *p)
 {
     if (g_small) {
@@ -165,6 +181,8 @@ static void run_conv_checks(pair *p)
         check_conv(p, 2, 8, 10, 12, 8, 3, 2, -1, false);
         check_conv(p, 2, 16, 5, 7, 8, 1, 1, 0, true);
         check_conv(p, 2, 8, 11, 13, 8, 3, 3, 1, true); /* the emulated cuDNN refuses it at launch */
+        check_conv_temporal(p, 2, 8, 5, 37, 12, true);
+        check_conv_temporal(p, 1, 8, 4, 20, 8, false);
         return;
     }
     check_conv(p, 2, 320, 40, 64, 320, 3, 1, 1, false);
@@ -173,6 +191,8 @@ static void run_conv_checks(pair *p)
     check_conv(p, 2, 128, 160, 256, 128, 3, 2, -1, false); /* VAE encoder downsampling */
     check_conv(p, 2, 640, 20, 32, 320, 1, 1, 0, true);
     check_conv(p, 2, 4, 40, 64, 320, 3, 1, 1, false);
+    check_conv_temporal(p, 2, 320, 16, 2560, 320, true);
+    check_conv_temporal(p, 1, 640, 16, 640, 640, false);
 }
 
 static void check_group_norm(pair *p, int n, int C, int64_t S, bool silu)
@@ -215,21 +235,6 @@ static void check_attention(pair *p, int n_seq, int heads, int lq, int lk, int d
     free(q); free(k); free(v); free(o); free(rk); free(rv);
 }
 
-static void check_conv_temporal(pair *p, int B, int ci, int T, int64_t S, int co, bool residual)
-{
-    int64_t nx = (int64_t)B * ci * T * S, ny = (int64_t)B * co * T * S;
-    float *x = host_rand(nx), *w = host_rand((int64_t)co * ci * 3), *b = host_rand(co), *y = host_rand(ny);
-    float *dx = dev_copy(p->gpu, x, nx), *dy = dev_copy(p->gpu, y, ny);
-    p->cpu->ops->conv_temporal(p->cpu, x, B, ci, T, S, w, b, co, 3, residual ? y : NULL, y);
-    p->gpu->ops->conv_temporal(p->gpu, dx, B, ci, T, S, w, b, co, 3, residual ? dy : NULL, dy);
-    char name[96];
-    snprintf(name, sizeof name, "conv_temporal %dx%dx%dx%lld -> %d%s", B, ci, T, (long long)S, co,
-             residual ? " +res(=y)" : "");
-    compare(name, p->gpu, dy, y, ny, g_tol);
-    p->gpu->ops->free(p->gpu, dx);
-    p->gpu->ops->free(p->gpu, dy);
-    free(x); free(w); free(b); free(y);
-}
 
 static void check_layer_norm(pair *p, int64_t rows, int D)
 {
@@ -380,8 +385,6 @@ static void run_small_checks(pair *p)
     check_linear_reuse(p, 50, 40, 24);
     check_feed_forward(p, 33, 16, 40, false);
     run_conv_checks(p);
-    check_conv_temporal(p, 2, 8, 5, 37, 12, true);
-    check_conv_temporal(p, 1, 8, 4, 20, 8, false);
     check_group_norm(p, 3, 64, 300, true);
     check_group_norm(p, 1, 64, 40000, false); /* several blocks per group */
     check_layer_norm(p, 70, 96);
@@ -405,8 +408,6 @@ static void run_checks(pair *p)
     check_linear_reuse(p, 2560, 320, 320);
     check_feed_forward(p, 640, 1280, 5120, false);
     run_conv_checks(p);
-    check_conv_temporal(p, 2, 320, 16, 2560, 320, true);
-    check_conv_temporal(p, 1, 640, 16, 640, 640, false);
     check_group_norm(p, 16, 320, 2560, true);
     check_group_norm(p, 1, 320, 16 * 2560, false);
     check_layer_norm(p, 16 * 2560, 320);

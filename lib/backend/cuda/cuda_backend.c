@@ -519,9 +519,19 @@ static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t 
 {
     enter(be, "conv_temporal");
     cuda_impl *c = impl_of(be);
-    const float *dw = dev_in(be, w, FBYTES((int64_t)co * ci * kt));
     const float *db = dev_in(be, bias, FBYTES(co));
-    if (!dw || (bias && !db)) return;
+    if (bias && !db) return;
+    /* the (kt,1,1) convolution over frames (§5.4) is a 2-D one over (T, S) with a
+     * kt x 1 kernel, zero padding kt/2 along T only: cuDNN's, where it has one */
+    if (c->dnn && kt % 2 == 1 && S <= 0x7fffffff) {
+        const int64_t nw = (int64_t)co * ci * kt;
+        const void *dwk = c->fast16 ? weight_half(be, w, nw) : (const void *)dev_in(be, w, FBYTES(nw));
+        if (!dwk) return;
+        const vc_conv2d_args a = {x, B, ci, T, (int32_t)S, w, bias, co, kt, 1, 1, kt / 2, 0, kt / 2, 0, residual, y};
+        if (conv_cudnn(be, &a, dwk, db, T, (int)S)) return;
+    }
+    const float *dw = dev_in(be, w, FBYTES((int64_t)co * ci * kt));
+    if (!dw) return;
     /* w [co, ci, kt] as kt matrices [co, ci] */
     float *wt = scratch(be, SCRATCH_STAGE, FBYTES((int64_t)co * ci * kt));
     if (!wt) return;
