@@ -23,7 +23,8 @@
  *
  * --weights-dtype f16 keeps the UNet matrices half (vc_model_params.weights_dtype);
  * its rows are named "... (f16 weights)". --backend cuda runs everything on the
- * GPU (no sgemm peak row; VIDEOCRAFTER_CUDA_PRECISION=fp16 for the fp16 mode)
+ * GPU (instead of the sgemm peak, the GEMM rate of one large linear layer
+ * through the backend; VIDEOCRAFTER_CUDA_PRECISION=fp16 for the fp16 mode)
  * and names the rows "... [cuda fp32]" / "... [cuda fp16]". */
 #include <math.h>
 #include <stdio.h>
@@ -47,6 +48,39 @@ static void die(vc_context *ctx, const char *what)
 {
     fprintf(stderr, "bench_model: %s: %s\n", what, ctx ? vc_context_errmsg(ctx) : vc_last_error());
     exit(1);
+}
+
+/* A GPU's own yardstick: the rate of one large linear layer through the
+ * backend (cuBLAS; in fp16 mode half operands, whose conversion the repeated
+ * calls on one input skip), the denominator for "TFLOP/s achieved" ratios. */
+static void backend_gemm_rate(vc_context *ctx, const char *backend)
+{
+    vc_backend *be = ctx->backend;
+    const int64_t rows = 16384, in = 2560, out = 2560;
+    float *w = malloc(sizeof(float) * (size_t)(in * out));
+    float *hx = malloc(sizeof(float) * (size_t)(rows * in));
+    float *x = be->ops->alloc(be, sizeof(float) * (size_t)(rows * in));
+    float *y = be->ops->alloc(be, sizeof(float) * (size_t)(rows * out));
+    if (!w || !hx || !x || !y) die(ctx, "memory for the GEMM rate");
+    for (int64_t i = 0; i < in * out; i++) w[i] = urand() * 0.02f;
+    for (int64_t i = 0; i < rows * in; i++) hx[i] = urand();
+    be->ops->upload(be, x, hx, sizeof(float) * (size_t)(rows * in));
+    const int reps = 20;
+    double t = 0;
+    for (int pass = 0; pass < 2; pass++) { /* the first uploads the weight and warms up */
+        const double t0 = vc_now();
+        for (int r = 0; r < (pass ? reps : 2); r++) be->ops->linear(be, x, rows, (int32_t)in, w, NULL, (int32_t)out, NULL, y);
+        if (vc_backend_sync(be)) die(ctx, "the GEMM rate");
+        t = (vc_now() - t0) / reps;
+    }
+    const double gf = 2.0 * rows * in * out * 1e-9;
+    const char *prec = getenv("VIDEOCRAFTER_CUDA_PRECISION");
+    printf("bench_model: %s %s GEMM rate %.1f TFLOP/s (linear %lldx%lld -> %lld, %.3f ms)\n", backend,
+           prec && *prec ? prec : "fp32", gf / t * 1e-3, (long long)rows, (long long)in, (long long)out, t * 1e3);
+    be->ops->free(be, x);
+    be->ops->free(be, y);
+    free(w);
+    free(hx);
 }
 
 /* ------------------------------------------------------------ FLOPs (spec §10) */
@@ -262,6 +296,8 @@ int main(int argc, char **argv)
     if (on_cpu) {
         double peak = bench_peak();
         printf("bench_model: sgemm peak %.1f GFLOP/s on %d threads\n", peak, bench_threads());
+    } else {
+        backend_gemm_rate(b.ctx, backend);
     }
 
     bench_rss_reset();
