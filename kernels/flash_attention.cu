@@ -44,6 +44,16 @@ __device__ void load_tile(__half *dst, const float *src, int64_t tok, int row0, 
     }
 }
 
+// rows [row0, row0 + ROWS) of a [len][tok-strided] float or half matrix into half smem, zeros past len
+template <int D, int ROWS, typename T>
+__device__ void load_rows(__half *dst, const T *src, int64_t tok, int row0, int len)
+{
+    for (int e = threadIdx.x; e < ROWS * D; e += blockDim.x) {
+        const int r = e / D, c = e % D, row = row0 + r;
+        dst[e] = row < len ? (__half)src[(int64_t)row * tok + c] : __float2half_rn(0.0f);
+    }
+}
+
 template <int D>
 __global__ void __launch_bounds__(kWarps * 32) flash_k(vck_attn a, int seq0)
 {
@@ -159,32 +169,36 @@ __global__ void __launch_bounds__(kWarps * 32) flash_k(vck_attn a, int seq0)
 __device__ inline int acc_row(int lane, int i) { return (lane >> 2) + 8 * ((i >> 1) & 1); }
 __device__ inline int acc_col(int lane, int i) { return (lane & 3) * 2 + (i & 1) + 8 * (i >> 2); }
 
-template <int D>
+// W warps of 16 query rows each (W = 8 halves the K/V reloads per query for
+// the narrow heads); K and V are read as the half copies the backend makes
+// once per call (k16/v16), or as float32 when it did not.
+template <int D, int W>
 struct SmemReg {
-    static constexpr size_t q = 0;                                  // half [kBq][D]
-    static constexpr size_t k = q + sizeof(__half) * kBq * D;       // half [kBk][D]
+    static constexpr size_t q = 0;                                  // half [16 W][D]
+    static constexpr size_t k = q + sizeof(__half) * 16 * W * D;    // half [kBk][D]
     static constexpr size_t v = k + sizeof(__half) * kBk * D;       // half [kBk][D]
-    static constexpr size_t p = v + sizeof(__half) * kBk * D;       // half [kWarps][kRows][kBk]
-    static constexpr size_t bytes = p + sizeof(__half) * kWarps * kRows * kBk;
+    static constexpr size_t p = v + sizeof(__half) * kBk * D;       // half [W][kRows][kBk]
+    static constexpr size_t bytes = p + sizeof(__half) * W * kRows * kBk;
 };
 
-template <int D>
-__global__ void __launch_bounds__(kWarps * 32) flash_reg_k(vck_attn a, int seq0)
+template <int D, int W, typename KV>
+__global__ void __launch_bounds__(W * 32) flash_reg_k(vck_attn a, int seq0)
 {
     using Acc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+    constexpr int BQ = 16 * W;
     extern __shared__ __align__(128) unsigned char smem[];
-    using L = SmemReg<D>;
+    using L = SmemReg<D, W>;
     __half *qs = (__half *)(smem + L::q), *ks = (__half *)(smem + L::k), *vs = (__half *)(smem + L::v);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     __half *pw = (__half *)(smem + L::p) + warp * kRows * kBk;
 
-    const int h = blockIdx.y, sq = seq0 + blockIdx.z, q0 = blockIdx.x * kBq;
+    const int h = blockIdx.y, sq = seq0 + blockIdx.z, q0 = blockIdx.x * BQ;
     const int kvs = sq / a.kv_group;
     const float *qg = a.q + sq * a.q_seq + (int64_t)h * D;
-    const float *kg = a.k + kvs * a.k_seq + (int64_t)h * D;
-    const float *vg = a.v + kvs * a.v_seq + (int64_t)h * D;
+    const KV *kg = (const KV *)(a.k16 ? a.k16 : (const void *)a.k) + kvs * a.k_seq + (int64_t)h * D;
+    const KV *vg = (const KV *)(a.v16 ? a.v16 : (const void *)a.v) + kvs * a.v_seq + (int64_t)h * D;
 
-    load_tile<D>(qs, qg, a.q_tok, q0, a.lq);
+    load_rows<D, BQ>(qs, qg, a.q_tok, q0, a.lq);
     __syncthreads();
     wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> qf[D / 16];
     for (int kk = 0; kk < D / 16; kk++) wmma::load_matrix_sync(qf[kk], qs + warp * kRows * D + kk * 16, D);
@@ -194,14 +208,13 @@ __global__ void __launch_bounds__(kWarps * 32) flash_reg_k(vck_attn a, int seq0)
     // this lane's two rows (h2 = 0: row g, 1: row g + 8) of the warp's 16
     const int rbase = q0 + warp * kRows;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-    const int lk_end = a.causal ? min(a.lk, q0 + kBq) : a.lk;
+    const int lk_end = a.causal ? min(a.lk, q0 + BQ) : a.lk;
 
     for (int j0 = 0; j0 < lk_end; j0 += kBk) {
         __syncthreads(); // the previous tile's K and V are no longer read
-        load_tile<D>(ks, kg, a.k_tok, j0, a.lk);
-        load_tile<D>(vs, vg, a.v_tok, j0, a.lk);
+        load_rows<D, kBk>(ks, kg, a.k_tok, j0, a.lk);
+        load_rows<D, kBk>(vs, vg, a.v_tok, j0, a.lk);
         __syncthreads();
-
         Acc sf[kBk / 16]; // S[16][64] = Q_w K^T
         for (int n = 0; n < kBk / 16; n++) {
             wmma::fill_fragment(sf[n], 0.0f);
@@ -291,20 +304,43 @@ __global__ void layout_probe_k(int *bad)
 }
 
 template <int D>
-int launch(const vck_attn *a, bool regs, cudaStream_t s)
+int launch_tiles(const vck_attn *a, cudaStream_t s)
 {
-    const size_t smem = regs ? SmemReg<D>::bytes : Smem<D>::bytes;
-    cudaError_t e = regs ? cudaFuncSetAttribute(flash_reg_k<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem)
-                         : cudaFuncSetAttribute(flash_k<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    const size_t smem = Smem<D>::bytes;
+    cudaError_t e = cudaFuncSetAttribute(flash_k<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess) return (int)e;
     for (int seq0 = 0; seq0 < a->n_seq; seq0 += 65535) {
         const int nz = min(65535, a->n_seq - seq0);
         dim3 grid((unsigned)((a->lq + kBq - 1) / kBq), (unsigned)a->heads, (unsigned)nz);
-        if (regs) flash_reg_k<D><<<grid, kWarps * 32, smem, s>>>(*a, seq0);
-        else flash_k<D><<<grid, kWarps * 32, smem, s>>>(*a, seq0);
+        flash_k<D><<<grid, kWarps * 32, smem, s>>>(*a, seq0);
         if ((e = cudaGetLastError()) != cudaSuccess) return (int)e;
     }
     return 0;
+}
+
+template <int D, int W, typename KV>
+int launch_regs(const vck_attn *a, cudaStream_t s)
+{
+    const size_t smem = SmemReg<D, W>::bytes;
+    cudaError_t e = cudaFuncSetAttribute(flash_reg_k<D, W, KV>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    if (e != cudaSuccess) return (int)e;
+    for (int seq0 = 0; seq0 < a->n_seq; seq0 += 65535) {
+        const int nz = min(65535, a->n_seq - seq0);
+        dim3 grid((unsigned)((a->lq + 16 * W - 1) / (16 * W)), (unsigned)a->heads, (unsigned)nz);
+        flash_reg_k<D, W, KV><<<grid, W * 32, smem, s>>>(*a, seq0);
+        if ((e = cudaGetLastError()) != cudaSuccess) return (int)e;
+    }
+    return 0;
+}
+
+template <int D>
+int launch(const vck_attn *a, bool regs, cudaStream_t s)
+{
+    constexpr int W = D <= 64 ? 8 : 4;
+    if (!regs) return launch_tiles<D>(a, s);
+    if (a->k16 && a->v16) return launch_regs<D, W, __half>(a, s);
+    if (!a->k16 && !a->v16) return launch_regs<D, W, float>(a, s);
+    return (int)cudaErrorInvalidValue; /* both or neither */
 }
 
 } // namespace

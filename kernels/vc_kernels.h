@@ -56,6 +56,9 @@ typedef struct vck_attn {
     const float *rel_k, *rel_v;
     int rel_max;
     bool causal, accumulate;
+    /* optional IEEE half copies of k and v with their layout (both or neither),
+     * read by vck_attention_fp16's register variant instead of k and v */
+    const void *k16, *v16;
 } vck_attn;
 int vck_attention(vck_stream s, const vck_attn *a);
 /* Tensor-core version (kernels/flash_attention.cu): half products, float32

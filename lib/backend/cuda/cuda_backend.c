@@ -40,7 +40,7 @@ typedef struct weight_slot {
 } weight_slot;
 
 enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_NORM, SCRATCH_CONV_WS, SCRATCH_FF_HID, SCRATCH_FF_ACT,
-       SCRATCH_N };
+       SCRATCH_ATT_K, SCRATCH_ATT_V, SCRATCH_N };
 
 typedef struct cuda_impl {
     int device;
@@ -55,7 +55,7 @@ typedef struct cuda_impl {
     weight_slot *slots;        /* open addressing on the host pointer */
     size_t n_slots, used_slots;
     void *scratch[SCRATCH_N];  /* im2col columns or half conv output, half activations, upload staging, norm
-                                  statistics, cuDNN workspace, feed-forward intermediates */
+                                  statistics, cuDNN workspace, feed-forward intermediates, half K and V */
     size_t scratch_bytes[SCRATCH_N];
     vc_cuda_prof *prof;        /* NULL unless VIDEOCRAFTER_CUDA_PROFILE=1 */
     const char *op;            /* the op being run, for the profile */
@@ -572,12 +572,32 @@ static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows
     note_cuda(be, vck_layer_norm(impl_of(be)->stream, x, y, rows, D, g, b, eps), "layer_norm");
 }
 
+/* The register attention kernel reads K and V as half: each (sequence, head)'s
+ * keys are read once per 128 queries, so converting them once halves that
+ * traffic. The copies keep the layout: the span from the first key element to
+ * the last one any sequence reads. */
+static bool half_kv(vc_backend *be, vck_attn *k)
+{
+    cuda_impl *c = impl_of(be);
+    const int64_t nkv = (k->n_seq + k->kv_group - 1) / k->kv_group, width = (int64_t)k->heads * k->d;
+    const int64_t kspan = (nkv - 1) * k->k_seq + (int64_t)(k->lk - 1) * k->k_tok + width;
+    const int64_t vspan = (nkv - 1) * k->v_seq + (int64_t)(k->lk - 1) * k->v_tok + width;
+    void *k16 = scratch(be, SCRATCH_ATT_K, (size_t)kspan * 2), *v16 = scratch(be, SCRATCH_ATT_V, (size_t)vspan * 2);
+    if (!k16 || !v16) return false;
+    mark(be, "attention K, V to fp16");
+    note_cuda(be, vck_f32_to_f16(c->stream, k->k, k16, kspan), "attention K to fp16");
+    note_cuda(be, vck_f32_to_f16(c->stream, k->v, v16, vspan), "attention V to fp16");
+    k->k16 = k16;
+    k->v16 = v16;
+    return true;
+}
+
 static void cu_attention(vc_backend *be, const vc_attn_args *a)
 {
     enter(be, "attention");
     vck_attn k = {a->q, a->k, a->v, a->o, a->n_seq, a->heads, a->lq, a->lk, a->d, a->kv_group,
                   a->q_tok, a->k_tok, a->v_tok, a->o_tok, a->q_seq, a->k_seq, a->v_seq, a->o_seq, a->scale,
-                  NULL, NULL, a->rel_max, a->causal, a->accumulate};
+                  NULL, NULL, a->rel_max, a->causal, a->accumulate, NULL, NULL};
     size_t rel = FBYTES((int64_t)(2 * a->rel_max + 1) * a->d);
     if (a->rel_k) k.rel_k = dev_in(be, a->rel_k, rel);
     if (a->rel_v) k.rel_v = dev_in(be, a->rel_v, rel);
@@ -586,6 +606,7 @@ static void cu_attention(vc_backend *be, const vc_attn_args *a)
         mark(be, "attention (temporal)");
         note_cuda(be, vck_temporal_attention(impl_of(be)->stream, &k), "attention (temporal)");
     } else if (impl_of(be)->fast16 && vck_attention_fp16_supported(&k)) {
+        if (impl_of(be)->flash_regs && !half_kv(be, &k)) return;
         mark(be, impl_of(be)->flash_regs ? "attention (fp16 flash)" : "attention (fp16 flash, tiles)");
         note_cuda(be, vck_attention_fp16(impl_of(be)->stream, &k, impl_of(be)->flash_regs), "attention (fp16)");
     } else {
