@@ -134,6 +134,43 @@ __global__ void permute_k(const float *x, float *y, PermDesc d, int64_t n)
     }
 }
 
+// A permute that moves the innermost axis I elsewhere is a transpose of I
+// with the axis X that becomes innermost, batched over the other axes: 32 x 32
+// tiles through shared memory, so that both the reads (along I) and the writes
+// (along X) are coalesced. One block per tile; batches over blockIdx.z.
+struct TransDesc {
+    int nb;                           // batch axes
+    int64_t bext[4], bin[4], bout[4]; // their extents and input / output strides
+    int64_t nbatch, nx, ni;           // batch count, extents of X and I
+    int64_t x_in_stride, i_out_stride;
+};
+
+__global__ void transpose_k(const float *x, float *y, TransDesc d)
+{
+    __shared__ float tile[32][33]; // +1: the column reads hit different banks
+    const int64_t i0 = (int64_t)blockIdx.x * 32, x0 = (int64_t)blockIdx.y * 32;
+    const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5; // 32 x 8 threads
+    for (int64_t b = blockIdx.z; b < d.nbatch; b += gridDim.z) {
+        int64_t rem = b, in_base = 0, out_base = 0;
+        for (int k = d.nb - 1; k >= 0; k--) {
+            const int64_t c = rem % d.bext[k];
+            rem /= d.bext[k];
+            in_base += c * d.bin[k];
+            out_base += c * d.bout[k];
+        }
+        __syncthreads(); // the previous batch's tile has been written out
+        for (int r = ty; r < 32; r += 8) {
+            const int64_t xi = x0 + r, ii = i0 + tx;
+            if (xi < d.nx && ii < d.ni) tile[r][tx] = x[in_base + xi * d.x_in_stride + ii];
+        }
+        __syncthreads();
+        for (int r = ty; r < 32; r += 8) {
+            const int64_t ii = i0 + r, xi = x0 + tx;
+            if (xi < d.nx && ii < d.ni) y[out_base + ii * d.i_out_stride + xi] = tile[tx][r];
+        }
+    }
+}
+
 template <typename I>
 __global__ void upsample2x_k(const float *x, float *y, int64_t nc, int h, int w)
 {
@@ -179,6 +216,42 @@ __global__ void f16_to_f32_k(const __half *x, float *y, int64_t n) { GRID_STRIDE
 __global__ void bf16_to_f32_k(const __nv_bfloat16 *x, float *y, int64_t n)
 {
     GRID_STRIDE(i, n) y[i] = __bfloat162float(x[i]);
+}
+
+int transpose(cudaStream_t s, const float *x, float *y, int ndim, const int64_t *shape, const int *perm)
+{
+    int64_t in_stride[6], out_stride[6], acc = 1;
+    for (int k = ndim - 1; k >= 0; k--) {
+        in_stride[k] = acc;
+        acc *= shape[k];
+    }
+    acc = 1;
+    int out_pos[6]; // where input axis a lands in the output
+    for (int k = ndim - 1; k >= 0; k--) {
+        out_stride[k] = acc;
+        acc *= shape[perm[k]];
+        out_pos[perm[k]] = k;
+    }
+    const int ax_i = ndim - 1, ax_x = perm[ndim - 1];
+    TransDesc d;
+    d.nb = 0;
+    d.nbatch = 1;
+    for (int a = 0; a < ndim; a++) {
+        if (a == ax_i || a == ax_x) continue;
+        d.bext[d.nb] = shape[a];
+        d.bin[d.nb] = in_stride[a];
+        d.bout[d.nb] = out_stride[out_pos[a]];
+        d.nbatch *= shape[a];
+        d.nb++;
+    }
+    d.nx = shape[ax_x];
+    d.ni = shape[ax_i];
+    d.x_in_stride = in_stride[ax_x];
+    d.i_out_stride = out_stride[out_pos[ax_i]];
+    const int64_t gx = (d.ni + 31) / 32, gy = (d.nx + 31) / 32; // within the grid limits (vck_permute)
+    dim3 grid((unsigned)gx, (unsigned)gy, (unsigned)(d.nbatch < 65535 ? d.nbatch : 65535));
+    transpose_k<<<grid, 256, 0, s>>>(x, y, d);
+    return (int)cudaGetLastError();
 }
 
 template <typename OUT>
@@ -282,6 +355,9 @@ int vck_permute(vck_stream s, const float *x, float *y, int ndim, const int64_t 
         d.in_stride_for_out[k] = in_stride[perm[k]];
         n *= shape[k];
     }
+    if (n > 0 && ndim >= 2 && perm[ndim - 1] != ndim - 1 && (shape[perm[ndim - 1]] + 31) / 32 <= 65535 &&
+        (shape[ndim - 1] + 31) / 32 <= 0x7fffffff)
+        return transpose((cudaStream_t)s, x, y, ndim, shape, perm);
     LAUNCH_IDX(permute_k, , n, x, y, d, n);
 }
 

@@ -280,6 +280,20 @@ static void check_elementwise(pair *p, int s)
     p->cpu->ops->permute(p->cpu, x, y, 5, shape, perm);
     p->gpu->ops->permute(p->gpu, dx, dy, 5, shape, perm);
     compare("permute b c t h w -> b h w t c", p->gpu, dy, y, np, 0);
+    /* the UNet's transposing permutes (tiled kernel), at sizes that are not multiples of its 32 x 32 tiles */
+    const struct { int nd; int64_t sh[4]; int pm[4]; const char *what; } tp[] = {
+        {3, {3, 70, 45}, {0, 2, 1}, "permute n c s -> n s c"},
+        {4, {2, 37, 5, 33}, {0, 3, 2, 1}, "permute b c t s -> b s t c"},
+        {4, {2, 33, 5, 37}, {0, 2, 3, 1}, "permute b s t c -> b t c s"},
+        {2, {1000 / s + 3, 7}, {1, 0}, "permute 2-d transpose"},
+    };
+    for (size_t t = 0; t < sizeof tp / sizeof tp[0]; t++) {
+        int64_t nt = 1;
+        for (int k = 0; k < tp[t].nd; k++) nt *= tp[t].sh[k];
+        p->cpu->ops->permute(p->cpu, x, y, tp[t].nd, tp[t].sh, tp[t].pm);
+        p->gpu->ops->permute(p->gpu, dx, dy, tp[t].nd, tp[t].sh, tp[t].pm);
+        compare(tp[t].what, p->gpu, dy, y, nt, 0);
+    }
     p->cpu->ops->upsample_nearest2x(p->cpu, x, y, C / 2, 20 / (s > 1 ? 2 : 1), 32 / (s > 1 ? 2 : 1));
     p->gpu->ops->upsample_nearest2x(p->gpu, dx, dy, C / 2, 20 / (s > 1 ? 2 : 1), 32 / (s > 1 ? 2 : 1));
     compare("upsample x2", p->gpu, dy, y, (int64_t)(C / 2) * 4 * (20 / (s > 1 ? 2 : 1)) * (32 / (s > 1 ? 2 : 1)), 0);
