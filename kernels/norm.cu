@@ -1,6 +1,7 @@
 // norm.cu - group norm (optionally fused with SiLU) and layer norm.
 // Statistics are accumulated in double so the result matches the CPU backend
 // to float32 round-off whatever the group size (spec §5.10: up to C/32 x T x h x w).
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include "vc_kernels.h"
@@ -67,7 +68,7 @@ __global__ void group_stats_k(const float *x, int C, int64_t S, int G, double *w
 // I: the index type of a group's slice (uint32_t when it fits, see elementwise.cu)
 template <typename I>
 __global__ void group_apply_k(const float *x, float *y, int C, int64_t S, int G, const double *work,
-                              const float *gamma, const float *beta, float eps, bool silu)
+                              const float *gamma, const float *beta, float eps, bool silu, __half *y16)
 {
     const int n = blockIdx.y, g = blockIdx.x, part = blockIdx.z, parts = gridDim.z;
     const double *w = work + 3 * (((int64_t)n * G + g) * parts);
@@ -91,11 +92,13 @@ __global__ void group_apply_k(const float *x, float *y, int C, int64_t S, int G,
         float v = (x[off + i] - fmean) * rstd * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
         if (silu) v = v / (1.0f + expf(-v));
         y[off + i] = v;
+        if (y16) y16[off + i] = __float2half_rn(v); // the next convolution's operand (fp16 mode)
     }
 }
 
 // one block per row
-__global__ void layer_norm_k(const float *x, float *y, int D, const float *gamma, const float *beta, float eps)
+__global__ void layer_norm_k(const float *x, float *y, int D, const float *gamma, const float *beta, float eps,
+                             __half *y16)
 {
     __shared__ double smem[32];
     int64_t r = blockIdx.x;
@@ -111,7 +114,11 @@ __global__ void layer_norm_k(const float *x, float *y, int D, const float *gamma
     }
     double var = block_sum(sq, smem) / D;
     float fmean = (float)mean, rstd = (float)(1.0 / sqrt(var + (double)eps));
-    for (int i = threadIdx.x; i < D; i += blockDim.x) yr[i] = (xr[i] - fmean) * rstd * (gamma ? gamma[i] : 1.0f) + (beta ? beta[i] : 0.0f);
+    for (int i = threadIdx.x; i < D; i += blockDim.x) {
+        const float v = (xr[i] - fmean) * rstd * (gamma ? gamma[i] : 1.0f) + (beta ? beta[i] : 0.0f);
+        yr[i] = v;
+        if (y16) y16[r * D + i] = __float2half_rn(v); // the next linear layers' operand (fp16 mode)
+    }
 }
 
 } // namespace
@@ -129,23 +136,25 @@ int vck_group_norm_parts(int n, int C, int64_t S, int G)
 }
 
 int vck_group_norm(vck_stream s, const float *x, float *y, int n, int C, int64_t S, int G, const float *gamma,
-                   const float *beta, float eps, bool silu, double *work)
+                   const float *beta, float eps, bool silu, double *work, void *y16)
 {
     if (n <= 0 || G <= 0) return 0;
     dim3 grid((unsigned)G, (unsigned)n, (unsigned)vck_group_norm_parts(n, C, S, G));
     group_stats_k<<<grid, kThreads, 0, (cudaStream_t)s>>>(x, C, S, G, work);
     if ((int64_t)(C / G) * S <= 0x7fffffff)
-        group_apply_k<uint32_t><<<grid, kThreads, 0, (cudaStream_t)s>>>(x, y, C, S, G, work, gamma, beta, eps, silu);
+        group_apply_k<uint32_t><<<grid, kThreads, 0, (cudaStream_t)s>>>(x, y, C, S, G, work, gamma, beta, eps, silu,
+                                                                         (__half *)y16);
     else
-        group_apply_k<int64_t><<<grid, kThreads, 0, (cudaStream_t)s>>>(x, y, C, S, G, work, gamma, beta, eps, silu);
+        group_apply_k<int64_t><<<grid, kThreads, 0, (cudaStream_t)s>>>(x, y, C, S, G, work, gamma, beta, eps, silu,
+                                                                        (__half *)y16);
     return (int)cudaGetLastError();
 }
 
 int vck_layer_norm(vck_stream s, const float *x, float *y, int64_t rows, int D, const float *gamma,
-                   const float *beta, float eps)
+                   const float *beta, float eps, void *y16)
 {
     if (rows <= 0) return 0;
-    layer_norm_k<<<(unsigned)rows, kThreads, 0, (cudaStream_t)s>>>(x, y, D, gamma, beta, eps);
+    layer_norm_k<<<(unsigned)rows, kThreads, 0, (cudaStream_t)s>>>(x, y, D, gamma, beta, eps, (__half *)y16);
     return (int)cudaGetLastError();
 }
 

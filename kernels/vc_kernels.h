@@ -40,12 +40,13 @@ int vck_bias_residual(vck_stream s, float *y, const float *bias, const float *re
 int vck_half_bias_residual(vck_stream s, float *y, const void *h, const float *bias, const float *residual, int64_t n,
                            int C, int64_t S);
 /* GroupNorm (+ SiLU); work holds 3 * n * G * vck_group_norm_parts(n, C, S, G) doubles.
- * gamma, beta may be NULL (1 and 0). y may alias x. */
+ * gamma, beta may be NULL (1 and 0). y may alias x. The norms also write y as
+ * IEEE half into y16 when it is not NULL (fp16 mode: the next layer's operand). */
 int vck_group_norm_parts(int n, int C, int64_t S, int G);
 int vck_group_norm(vck_stream s, const float *x, float *y, int n, int C, int64_t S, int G, const float *gamma,
-                   const float *beta, float eps, bool silu, double *work);
+                   const float *beta, float eps, bool silu, double *work, void *y16);
 int vck_layer_norm(vck_stream s, const float *x, float *y, int64_t rows, int D, const float *gamma,
-                   const float *beta, float eps);
+                   const float *beta, float eps, void *y16);
 
 typedef struct vck_attn {
     const float *q, *k, *v;

@@ -108,6 +108,45 @@ static void check_linear_reuse(pair *p, int64_t rows, int in, int out)
     free(x); free(w1); free(w2); free(y1); free(y2);
 }
 
+/* fp16 mode: a norm leaves its output as half too, for the convolution or the
+ * linear layers that read it (or a part of it) next; an op that rewrites it in
+ * between must make them convert it afresh */
+static void check_norm_consumers(pair *p, int n, int C, int h, int w)
+{
+    const int64_t S = (int64_t)h * w, nx = n * C * S, rows = n * S;
+    float *x = host_rand(nx), *g = malloc((size_t)nx * 4), *gam = host_rand(C), *bet = host_rand(C);
+    float *wc = host_rand((int64_t)C * C * 9), *bc = host_rand(C), *wl = host_rand((int64_t)C * C);
+    float *y = malloc((size_t)nx * 4), *yl = malloc((size_t)nx * 4);
+    float *dx = dev_copy(p->gpu, x, nx), *dg = p->gpu->ops->alloc(p->gpu, (size_t)nx * 4);
+    float *dy = p->gpu->ops->alloc(p->gpu, (size_t)nx * 4), *dyl = p->gpu->ops->alloc(p->gpu, (size_t)nx * 4);
+    for (int rewrite = 0; rewrite < 2; rewrite++) {
+        vc_conv2d_args a = {g, n, C, h, w, wc, bc, C, 3, 3, 1, 1, 1, 1, 1, NULL, y};
+        p->cpu->ops->group_norm(p->cpu, x, g, n, C, S, 32, gam, bet, 1e-5f, true);
+        p->gpu->ops->group_norm(p->gpu, dx, dg, n, C, S, 32, gam, bet, 1e-5f, true);
+        if (rewrite) {
+            p->cpu->ops->scale(p->cpu, g, -2.0f, g, nx);
+            p->gpu->ops->scale(p->gpu, dg, -2.0f, dg, nx);
+        }
+        p->cpu->ops->conv2d(p->cpu, &a);
+        a.x = dg;
+        a.y = dy;
+        p->gpu->ops->conv2d(p->gpu, &a);
+        compare(rewrite ? "group_norm, rewritten, conv2d" : "group_norm then conv2d on it", p->gpu, dy, y, nx, g_tol);
+    }
+    /* layer norm over [rows, C], then two linear layers: all rows, and the second half of them */
+    p->cpu->ops->layer_norm(p->cpu, x, g, rows, C, gam, bet, 1e-5f);
+    p->gpu->ops->layer_norm(p->gpu, dx, dg, rows, C, gam, bet, 1e-5f);
+    p->cpu->ops->linear(p->cpu, g, rows, C, wl, NULL, C, NULL, y);
+    p->cpu->ops->linear(p->cpu, g + rows / 2 * C, rows - rows / 2, C, wc, NULL, C, NULL, yl);
+    p->gpu->ops->linear(p->gpu, dg, rows, C, wl, NULL, C, NULL, dy);
+    p->gpu->ops->linear(p->gpu, dg + rows / 2 * C, rows - rows / 2, C, wc, NULL, C, NULL, dyl);
+    compare("layer_norm then linear on it", p->gpu, dy, y, rows * C, g_tol);
+    compare("layer_norm then linear on its second half", p->gpu, dyl, yl, (rows - rows / 2) * C, g_tol);
+    p->gpu->ops->free(p->gpu, dx); p->gpu->ops->free(p->gpu, dg);
+    p->gpu->ops->free(p->gpu, dy); p->gpu->ops->free(p->gpu, dyl);
+    free(x); free(g); free(gam); free(bet); free(wc); free(bc); free(wl); free(y); free(yl);
+}
+
 /* the fused GEGLU feed-forward against the CPU backend's linear, geglu, linear */
 static void check_feed_forward(pair *p, int64_t rows, int in, int inner, bool residual)
 {
@@ -397,6 +436,7 @@ static void run_small_checks(pair *p)
     check_linear(p, 77, 64, 64);
     check_feed_forward(p, 70, 32, 48, true);
     check_linear_reuse(p, 50, 40, 24);
+    check_norm_consumers(p, 2, 64, 7, 9);
     check_feed_forward(p, 33, 16, 40, false);
     run_conv_checks(p);
     check_group_norm(p, 3, 64, 300, true);
@@ -420,6 +460,7 @@ static void run_checks(pair *p)
     check_linear(p, 16 * 2560, 320, 2560);
     check_feed_forward(p, 6553, 320, 1280, true); /* one chunk of the UNet's top level */
     check_linear_reuse(p, 2560, 320, 320);
+    check_norm_consumers(p, 16, 320, 40, 64);
     check_feed_forward(p, 640, 1280, 5120, false);
     run_conv_checks(p);
     check_group_norm(p, 16, 320, 2560, true);

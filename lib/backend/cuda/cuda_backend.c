@@ -81,13 +81,15 @@ static void enter(vc_backend *be, const char *op)
     }
 }
 
-/* linear layers: they write only y, so the q, k and v projections of one
- * normalised input convert it to half once */
-static void enter_linear(vc_backend *be)
+/* Ops that write only their output, which never aliases their input (linear
+ * layers, the feed-forward, convolutions), keep the half copy of an
+ * activation: the q, k and v projections of one normalised input, or the
+ * convolution after a group norm, find it there. */
+static void enter_keeping_half(vc_backend *be, const char *op)
 {
     cuda_impl *c = impl_of(be);
     const float *keep = c->half_of;
-    enter(be, "linear");
+    enter(be, op);
     c->half_of = keep;
 }
 static void wrote(vc_backend *be, const float *y, int64_t n)
@@ -308,21 +310,26 @@ static void cu_gemm(vc_backend *be, const vc_gemm_args *a)
 
 /* A device buffer of at least bytes, kept between ops (stream order makes the
  * reuse safe; cudaFree waits for queued work before a buffer grows). */
-static void *scratch(vc_backend *be, int which, size_t bytes)
+static void *scratch_try(cuda_impl *c, int which, size_t bytes)
 {
-    cuda_impl *c = impl_of(be);
     if (c->scratch_bytes[which] < bytes) {
         if (c->scratch[which]) cudaFree(c->scratch[which]);
         c->scratch[which] = NULL;
         c->scratch_bytes[which] = 0;
         if (cudaMalloc(&c->scratch[which], bytes) != cudaSuccess) {
             cudaGetLastError();
-            note_cuda(be, cudaErrorMemoryAllocation, "scratch buffer");
             return NULL;
         }
         c->scratch_bytes[which] = bytes;
     }
     return c->scratch[which];
+}
+
+static void *scratch(vc_backend *be, int which, size_t bytes)
+{
+    void *p = scratch_try(impl_of(be), which, bytes);
+    if (!p) note_cuda(be, cudaErrorMemoryAllocation, "scratch buffer");
+    return p;
 }
 
 /* fp16 mode: the weight as a cached half copy. A weight that is already device
@@ -338,11 +345,27 @@ static const void *weight_half(vc_backend *be, const float *w, int64_t n)
     return h;
 }
 
-/* fp16 mode: activations rounded to half in the half scratch */
+/* fp16 mode: a norm writes its output also as half into the half scratch, for
+ * the linear layers or convolution that read it next (it fails quietly: then
+ * they convert it themselves). NULL in float32 mode. */
+static void *half_shadow(vc_backend *be, const float *y, int64_t n)
+{
+    cuda_impl *c = impl_of(be);
+    if (!c->fast16) return NULL;
+    void *h = scratch_try(c, SCRATCH_HALF, (size_t)n * 2);
+    if (!h) return NULL;
+    c->half_of = y;
+    c->half_n = n;
+    return h;
+}
+
+/* fp16 mode: activations rounded to half in the half scratch (or found there:
+ * a part of what a norm or the previous conversion left) */
 static const void *act_half(vc_backend *be, const float *x, int64_t n)
 {
     cuda_impl *c = impl_of(be);
-    if (c->half_of == x && c->half_n == n) return c->scratch[SCRATCH_HALF];
+    if (c->half_of && x >= c->half_of && x + n <= c->half_of + c->half_n)
+        return (const uint16_t *)c->scratch[SCRATCH_HALF] + (x - c->half_of);
     void *h = scratch(be, SCRATCH_HALF, (size_t)n * 2);
     c->half_of = NULL;
     if (!h) return NULL;
@@ -357,7 +380,7 @@ static const void *act_half(vc_backend *be, const float *x, int64_t n)
 static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *bias,
                       int32_t out, const float *residual, float *y)
 {
-    enter_linear(be);
+    enter_keeping_half(be, "linear");
     cuda_impl *c = impl_of(be);
     const float *db = dev_in(be, bias, FBYTES(out));
     if (bias && !db) return;
@@ -468,9 +491,8 @@ static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, 
     return true;
 }
 
-static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
+static void conv2d_body(vc_backend *be, const vc_conv2d_args *a)
 {
-    enter(be, "conv2d");
     cuda_impl *c = impl_of(be);
     const int oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
     const int ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
@@ -514,10 +536,19 @@ static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
     note_cuda(be, vck_bias_residual(c->stream, a->y, db, NULL, a->n, a->co, P), "conv bias");
 }
 
+static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
+{
+    enter_keeping_half(be, "conv2d");
+    conv2d_body(be, a);
+    const int oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
+    const int ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
+    wrote(be, a->y, (int64_t)a->n * a->co * oh * ow);
+}
+
 static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
                              const float *w, const float *bias, int32_t co, int32_t kt, const float *residual, float *y)
 {
-    enter(be, "conv_temporal");
+    enter_keeping_half(be, "conv_temporal");
     cuda_impl *c = impl_of(be);
     const float *db = dev_in(be, bias, FBYTES(co));
     if (bias && !db) return;
@@ -528,7 +559,10 @@ static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t 
         const void *dwk = c->fast16 ? weight_half(be, w, nw) : (const void *)dev_in(be, w, FBYTES(nw));
         if (!dwk) return;
         const vc_conv2d_args a = {x, B, ci, T, (int32_t)S, w, bias, co, kt, 1, 1, kt / 2, 0, kt / 2, 0, residual, y};
-        if (conv_cudnn(be, &a, dwk, db, T, (int)S)) return;
+        if (conv_cudnn(be, &a, dwk, db, T, (int)S)) {
+            wrote(be, y, (int64_t)B * co * T * S);
+            return;
+        }
     }
     const float *dw = dev_in(be, w, FBYTES((int64_t)co * ci * kt));
     if (!dw) return;
@@ -551,6 +585,7 @@ static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t 
                 (int64_t)T * S, (int64_t)co * T * S, B);
     }
     note_cuda(be, vck_bias_residual(c->stream, y, db, NULL, B, co, (int64_t)T * S), "temporal bias");
+    wrote(be, y, (int64_t)B * co * T * S);
 }
 
 static void cu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, int32_t C, int64_t S, int32_t G,
@@ -560,7 +595,9 @@ static void cu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, i
     const float *g = dev_in(be, gamma, FBYTES(C)), *b = dev_in(be, beta, FBYTES(C));
     if ((gamma && !g) || (beta && !b)) return;
     double *work = scratch(be, SCRATCH_NORM, sizeof(double) * 3 * (size_t)n * G * vck_group_norm_parts(n, C, S, G));
-    if (work) note_cuda(be, vck_group_norm(impl_of(be)->stream, x, y, n, C, S, G, g, b, eps, silu, work), "group_norm");
+    if (!work) return;
+    void *y16 = half_shadow(be, y, (int64_t)n * C * S);
+    note_cuda(be, vck_group_norm(impl_of(be)->stream, x, y, n, C, S, G, g, b, eps, silu, work, y16), "group_norm");
 }
 
 static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows, int32_t D, const float *gamma,
@@ -569,7 +606,8 @@ static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows
     enter(be, "layer_norm");
     const float *g = dev_in(be, gamma, FBYTES(D)), *b = dev_in(be, beta, FBYTES(D));
     if ((gamma && !g) || (beta && !b)) return;
-    note_cuda(be, vck_layer_norm(impl_of(be)->stream, x, y, rows, D, g, b, eps), "layer_norm");
+    void *y16 = half_shadow(be, y, rows * D);
+    note_cuda(be, vck_layer_norm(impl_of(be)->stream, x, y, rows, D, g, b, eps, y16), "layer_norm");
 }
 
 /* The register attention kernel reads K and V as half: each (sequence, head)'s
@@ -632,7 +670,7 @@ static void cu_feed_forward(vc_backend *be, const float *x, int64_t rows, int32_
                             const float *b1, int32_t inner, const float *w2, const float *b2, int32_t out,
                             const float *residual, float *y)
 {
-    enter(be, "feed_forward");
+    enter_keeping_half(be, "feed_forward");
     cuda_impl *c = impl_of(be);
     const size_t esz = c->fast16 ? 2 : 4;
     void *hid = scratch(be, SCRATCH_FF_HID, (size_t)(rows * 2 * inner) * esz);
@@ -659,6 +697,7 @@ static void cu_feed_forward(vc_backend *be, const float *x, int64_t rows, int32_
     gemm_rm(be, true, false, true, (int)rows, out, inner, 1.0f, gg, inner, 0, w2h, inner, 0, residual ? 1.0f : 0.0f,
             y, out, 0, 1);
     if (db2) note_cuda(be, vck_add_channel(c->stream, y, db2, rows, out, 1, 0), "bias");
+    wrote(be, y, rows * out);
 }
 static void cu_add(vc_backend *be, const float *a, const float *b, float *y, int64_t n)
 {
