@@ -178,6 +178,12 @@ struct vc_backend {
     char detail[256];            /* optional: what the backend runs on and how, logged at INFO */
 };
 
+/* The CUDA library's entry point (lib/backend/cuda/cuda_backend.c), looked up by
+ * name: the number changes whenever struct vc_backend or vc_backend_ops change,
+ * so a core and a CUDA library from different builds refuse each other cleanly. */
+#define VC_CUDA_ENTRY vc_cuda_backend_create_v2
+#define VC_CUDA_ENTRY_NAME "vc_cuda_backend_create_v2"
+
 /* Registry: creates the backend called name ("cpu", "cuda"). */
 VC_HIDDEN vc_status vc_backend_create(vc_context *ctx, const char *name, int32_t device,
                                       int32_t n_threads, vc_backend **out);

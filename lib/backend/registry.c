@@ -42,10 +42,12 @@ static vc_status create_cuda(vc_context *ctx, int32_t device, int32_t n_threads,
         return vc_fail(ctx, VC_STATUS_BACKEND_UNAVAILABLE,
                        "backend \"cuda\" is not available: cannot load %s (tried %s); build it with make CUDA=1",
                        CUDA_LIB, tried);
-    cuda_create_fn create = (cuda_create_fn)dlsym(h, "vc_cuda_backend_create_v1");
+    cuda_create_fn create = (cuda_create_fn)dlsym(h, VC_CUDA_ENTRY_NAME);
     if (!create) {
         dlclose(h);
-        return vc_fail(ctx, VC_STATUS_BACKEND_UNAVAILABLE, "%s has no vc_cuda_backend_create_v1", CUDA_LIB);
+        return vc_fail(ctx, VC_STATUS_BACKEND_UNAVAILABLE,
+                       "%s has no %s: it is from another build of libvideocrafter (rebuild both)", CUDA_LIB,
+                       VC_CUDA_ENTRY_NAME);
     }
     char msg[512] = "";
     vc_status st = create(ctx, device, n_threads, out, msg, sizeof msg);

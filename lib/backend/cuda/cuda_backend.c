@@ -840,8 +840,8 @@ static cudaError_t probe_flash_layout(cuda_impl *c)
 }
 
 /* Entry point looked up by the core with dlsym. Writes a message into msg on failure. */
-VC_CUDA_EXPORT vc_status vc_cuda_backend_create_v1(vc_context *ctx, int32_t device, int32_t n_threads,
-                                                   vc_backend **out, char *msg, size_t cap)
+VC_CUDA_EXPORT vc_status VC_CUDA_ENTRY(vc_context *ctx, int32_t device, int32_t n_threads,
+                                       vc_backend **out, char *msg, size_t cap)
 {
     *out = NULL;
     int count = 0;
