@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "support.h"
+#include "rel_err.h"
 
 const char *vct_data_dir(void)
 {
@@ -61,15 +62,9 @@ double vct_rel_err(const vc_tensor *out, const vc_tensor *ref)
         if (out->shape[i] != ref->shape[i])
             fail_msg("dim %d: %lld != reference %lld", i, (long long)out->shape[i], (long long)ref->shape[i]);
     int64_t n = vc_tensor_numel(ref);
-    double maxdiff = 0, maxref = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double a = as_double(out, i), b = as_double(ref, i);
-        double d = fabs(a - b);
-        if (isnan(a) != isnan(b)) d = INFINITY;
-        if (d > maxdiff) maxdiff = d;
-        if (fabs(b) > maxref) maxref = fabs(b);
-    }
-    return maxref > 0 ? maxdiff / maxref : maxdiff;
+    vct_err e = {0, 0};
+    for (int64_t i = 0; i < n; i++) vct_err_add(&e, as_double(out, i), as_double(ref, i));
+    return vct_err_value(&e);
 }
 
 double vct_tol(double fp32, double fp16)

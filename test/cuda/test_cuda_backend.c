@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "../rel_err.h"
 
 static uint64_t rng_state = 88172645463325252ull;
 static float frand(void)
@@ -54,13 +55,9 @@ static void compare(const char *what, vc_backend *gpu, const float *dev, const f
         free(h);
         return;
     }
-    double md = 0, mr = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)h[i] - ref[i]);
-        if (!(d <= md)) md = isnan(d) ? INFINITY : d;
-        if (fabs(ref[i]) > mr) mr = fabs(ref[i]);
-    }
-    double err = mr > 0 ? md / mr : md;
+    vct_err e = {0, 0};
+    for (int64_t i = 0; i < n; i++) vct_err_add(&e, h[i], ref[i]);
+    double err = vct_err_value(&e);
     bool ok = st == VC_STATUS_OK && err <= tol;
     printf("  %-44s rel err %.3e (limit %.0e) %s\n", what, err, tol, ok ? "ok" : "FAIL");
     if (!ok) failures++;
