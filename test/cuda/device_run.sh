@@ -76,4 +76,7 @@ kill $SMI 2>/dev/null
 phase "peak GPU memory used (MiB) per phase"
 awk -F', ' '/MARK/{p=$0; sub(/.*MARK /,"",p); next} {if ($2+0 > m[p]) m[p]=$2+0} END{for (k in m) print k": "m[k]}' "$OUT/gpumem.csv"
 python3 bench/compare.py "$OUT"/bench_cuda_*.json "$OUT"/torch_cuda_fp16.json 2>&1 | tail -20
+phase "summary"
+grep -E 'FAIL|all CUDA backend checks passed|\[  PASSED  \]|GEMM rate|unet 320x512|ddim step|video 320x512|cuda profile' "$LOG" |
+    grep -v '^ *attention seq' | head -60
 phase "done"
