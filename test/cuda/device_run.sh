@@ -77,6 +77,7 @@ phase "peak GPU memory used (MiB) per phase"
 awk -F', ' '/MARK/{p=$0; sub(/.*MARK /,"",p); next} {if ($2+0 > m[p]) m[p]=$2+0} END{for (k in m) print k": "m[k]}' "$OUT/gpumem.csv"
 python3 bench/compare.py "$OUT"/bench_cuda_*.json "$OUT"/torch_cuda_fp16.json 2>&1 | tail -20
 phase "summary"
-grep -E 'FAIL|all CUDA backend checks passed|\[  PASSED  \]|GEMM rate|unet 320x512|ddim step|video 320x512|cuda profile' "$LOG" |
-    grep -v '^ *attention seq' | head -60
+cp "$LOG" "$W/log.snapshot" # the summary is appended to the log it reads
+grep -E 'FAIL|all CUDA backend checks passed|\[  PASSED  \]|GEMM rate|unet 320x512|ddim step|video 320x512|cuda profile' \
+    "$W/log.snapshot" | grep -v '^ *attention seq' | head -60
 phase "done"
