@@ -123,7 +123,7 @@ int launch(const vck_attn *a, cudaStream_t s)
 // a query, each taking every fourth key for the scores and every fourth
 // channel for the output, with the row's softmax state shared by shuffles in
 // its group of four. Float32 throughout (the float32 mode); rows padded to
-// D + 1 floats against bank conflicts. Head widths 32, 64, 80, 128 without
+// D + 1 floats against bank conflicts. Head widths 16, 32, 64, 80, 128 without
 // relative-position tables.
 constexpr int kTileQ = 64, kTileK = 64;
 
@@ -236,6 +236,7 @@ extern "C" int vck_attention(vck_stream s, const vck_attn *a)
     /* enough queries to share the key tiles, no rel-pos tables: the tiled kernel */
     if (!a->rel_k && !a->rel_v && a->lq >= 32) {
         switch (a->d) {
+        case 16: return launch_tiled<16>(a, (cudaStream_t)s); /* the tiny reference models' heads */
         case 32: return launch_tiled<32>(a, (cudaStream_t)s);
         case 64: return launch_tiled<64>(a, (cudaStream_t)s);
         case 80: return launch_tiled<80>(a, (cudaStream_t)s);

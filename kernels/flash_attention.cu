@@ -347,7 +347,7 @@ int launch(const vck_attn *a, bool regs, cudaStream_t s)
 
 extern "C" bool vck_attention_fp16_supported(const vck_attn *a)
 {
-    return !a->rel_k && !a->rel_v && (a->d == 32 || a->d == 64 || a->d == 80 || a->d == 128);
+    return !a->rel_k && !a->rel_v && (a->d == 16 || a->d == 32 || a->d == 64 || a->d == 80 || a->d == 128);
 }
 
 extern "C" int vck_attention_fp16(vck_stream s, const vck_attn *a, bool regs)
@@ -355,6 +355,7 @@ extern "C" int vck_attention_fp16(vck_stream s, const vck_attn *a, bool regs)
     if (a->n_seq <= 0 || a->lq <= 0 || a->heads <= 0) return 0;
     if (a->lk <= 0 || a->kv_group < 1 || !vck_attention_fp16_supported(a)) return (int)cudaErrorInvalidValue;
     switch (a->d) {
+    case 16: return launch<16>(a, regs, (cudaStream_t)s); /* the tiny reference models' heads */
     case 32: return launch<32>(a, regs, (cudaStream_t)s);
     case 64: return launch<64>(a, regs, (cudaStream_t)s);
     case 80: return launch<80>(a, regs, (cudaStream_t)s);

@@ -63,7 +63,7 @@ typedef struct vck_attn {
 } vck_attn;
 int vck_attention(vck_stream s, const vck_attn *a);
 /* Tensor-core version (kernels/flash_attention.cu): half products, float32
- * softmax and accumulation; head widths 32, 64, 80, 128, no rel-pos tables. */
+ * softmax and accumulation; head widths 16, 32, 64, 80, 128, no rel-pos tables. */
 bool vck_attention_fp16_supported(const vck_attn *a);
 /* regs: the variant with scores and output in registers, valid only where
  * vck_wmma_layout_probe (work: 32 ints of device memory) says the accumulator

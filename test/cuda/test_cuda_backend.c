@@ -408,6 +408,7 @@ static void run_attention_checks(pair *p)
         check_attention(p, 5, 3, 32, 32, 128, 1, 16, 0);  /* the short-sequence kernel at its limits */
         check_attention(p, 1, 1, 96, 96, 512, 1, 0, 0);   /* VAE-style single wide head */
         check_attention(p, 2, 2, 70, 70, 64, 1, 0, CAUSAL);
+        check_attention(p, 3, 4, 80, 77, 16, 3, 0, 0); /* the tiny reference models' head width */
         check_attention(p, 4, 2, 70, 16, 32, 2, 0, ACCUMULATE);
         return;
     }
