@@ -6,9 +6,9 @@
 // float32 activations and rounded to half in shared memory; the products run on
 // the tensor cores (WMMA 16x16x16, half in, float32 accumulation) and the
 // softmax and the output accumulator stay float32. Four warps, each owning 16
-// query rows. Used for head widths that are multiples of 16 up to 128 without
-// relative-position tables; everything else takes the float32 kernel of
-// attention.cu.
+// query rows. Used for head widths 16, 32, 64, 80 and 128 without
+// relative-position tables; everything else takes the float32 kernels of
+// attention.cu. The register variant further down is the one normally used.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <math.h>
