@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 #include <math.h>
 
+#include "vc_device.cuh"
 #include "vc_kernels.h"
 
 namespace {
@@ -134,15 +135,6 @@ struct TiledSmem {
     static constexpr size_t floats = p + kTileQ * (kTileK + 1);
 };
 
-__device__ inline void load_rows_f32(float *dst, int ld, const float *src, int64_t tok, int row0, int rows, int len,
-                                     int d)
-{
-    for (int e = threadIdx.x; e < rows * d; e += blockDim.x) {
-        const int r = e / d, c = e % d, row = row0 + r;
-        dst[r * ld + c] = row < len ? src[(int64_t)row * tok + c] : 0.0f;
-    }
-}
-
 template <int D>
 __global__ void __launch_bounds__(256) tiled_k(vck_attn a, int seq0)
 {
@@ -154,7 +146,7 @@ __global__ void __launch_bounds__(256) tiled_k(vck_attn a, int seq0)
     const int h = blockIdx.y, sq = seq0 + blockIdx.z, q0 = blockIdx.x * kTileQ, qi = q0 + r;
     const int kvs = sq / a.kv_group;
     const float *kg = a.k + kvs * a.k_seq + (int64_t)h * D, *vg = a.v + kvs * a.v_seq + (int64_t)h * D;
-    load_rows_f32(qs, L::ld, a.q + sq * a.q_seq + (int64_t)h * D, a.q_tok, q0, kTileQ, a.lq, D);
+    vc_load_rows(qs, L::ld, a.q + sq * a.q_seq + (int64_t)h * D, a.q_tok, q0, kTileQ, a.lq, D);
     const float *qr = qs + r * L::ld;
     float *pr = ps + r * (kTileK + 1);
 
@@ -164,8 +156,8 @@ __global__ void __launch_bounds__(256) tiled_k(vck_attn a, int seq0)
     const int lk_end = a.causal ? min(a.lk, q0 + kTileQ) : a.lk;
     for (int j0 = 0; j0 < lk_end; j0 += kTileK) {
         __syncthreads(); // the previous tile is no longer read (and Q is loaded)
-        load_rows_f32(ks, L::ld, kg, a.k_tok, j0, kTileK, a.lk, D);
-        load_rows_f32(vs, L::ld, vg, a.v_tok, j0, kTileK, a.lk, D);
+        vc_load_rows(ks, L::ld, kg, a.k_tok, j0, kTileK, a.lk, D);
+        vc_load_rows(vs, L::ld, vg, a.v_tok, j0, kTileK, a.lk, D);
         __syncthreads();
         float sc[KPT], tmax = -INFINITY;
 #pragma unroll

@@ -11,7 +11,7 @@ $(CUDA_C_OBJ): $(wildcard lib/backend/cuda/*.h) kernels/vc_kernels.h
 CUDA_SO       := $(BUILD)/libvideocrafter-cuda.so.$(VERSION)
 TARGETS       += $(CUDA_SO)
 
-$(BUILD)/obj/kernels/%.o: kernels/%.cu kernels/vc_kernels.h
+$(BUILD)/obj/kernels/%.o: kernels/%.cu kernels/vc_kernels.h $(wildcard kernels/*.cuh)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
 

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <mma.h>
 
+#include "vc_device.cuh"
 #include "vc_kernels.h"
 
 namespace {
@@ -34,26 +35,6 @@ struct Smem {
     static constexpr size_t bytes = corr + sizeof(float) * kBq;
 };
 
-// rows [row0, row0 + kBq) of a [len][tok-strided] float matrix into half smem, zeros past len
-template <int D>
-__device__ void load_tile(__half *dst, const float *src, int64_t tok, int row0, int len)
-{
-    for (int e = threadIdx.x; e < kBq * D; e += blockDim.x) {
-        const int r = e / D, c = e % D, row = row0 + r;
-        dst[e] = __float2half_rn(row < len ? src[(int64_t)row * tok + c] : 0.0f);
-    }
-}
-
-// rows [row0, row0 + ROWS) of a [len][tok-strided] float or half matrix into half smem, zeros past len
-template <int D, int ROWS, typename T>
-__device__ void load_rows(__half *dst, const T *src, int64_t tok, int row0, int len)
-{
-    for (int e = threadIdx.x; e < ROWS * D; e += blockDim.x) {
-        const int r = e / D, c = e % D, row = row0 + r;
-        dst[e] = row < len ? (__half)src[(int64_t)row * tok + c] : __float2half_rn(0.0f);
-    }
-}
-
 template <int D>
 __global__ void __launch_bounds__(kWarps * 32) flash_k(vck_attn a, int seq0)
 {
@@ -72,7 +53,7 @@ __global__ void __launch_bounds__(kWarps * 32) flash_k(vck_attn a, int seq0)
     const float *kg = a.k + kvs * a.k_seq + (int64_t)h * D;
     const float *vg = a.v + kvs * a.v_seq + (int64_t)h * D;
 
-    load_tile<D>(qs, qg, a.q_tok, q0, a.lq);
+    vc_load_rows(qs, D, qg, a.q_tok, q0, kBq, a.lq, D);
     for (int e = lane; e < kRows * D; e += 32) ow[e] = 0.0f;
 
     // lane pair (2r, 2r+1) owns row r of the warp's 16: columns [32*half, 32*half + 32)
@@ -82,8 +63,8 @@ __global__ void __launch_bounds__(kWarps * 32) flash_k(vck_attn a, int seq0)
 
     for (int j0 = 0; j0 < lk_end; j0 += kBk) {
         __syncthreads(); // the previous tile's K and V are no longer read
-        load_tile<D>(ks, kg, a.k_tok, j0, a.lk);
-        load_tile<D>(vs, vg, a.v_tok, j0, a.lk);
+        vc_load_rows(ks, D, kg, a.k_tok, j0, kBk, a.lk, D);
+        vc_load_rows(vs, D, vg, a.v_tok, j0, kBk, a.lk, D);
         __syncthreads();
 
         // S[16][64] = Q_w K^T
@@ -198,7 +179,7 @@ __global__ void __launch_bounds__(W * 32) flash_reg_k(vck_attn a, int seq0)
     const KV *kg = (const KV *)(a.k16 ? a.k16 : (const void *)a.k) + kvs * a.k_seq + (int64_t)h * D;
     const KV *vg = (const KV *)(a.v16 ? a.v16 : (const void *)a.v) + kvs * a.v_seq + (int64_t)h * D;
 
-    load_rows<D, BQ>(qs, qg, a.q_tok, q0, a.lq);
+    vc_load_rows(qs, D, qg, a.q_tok, q0, BQ, a.lq, D);
     __syncthreads();
     wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> qf[D / 16];
     for (int kk = 0; kk < D / 16; kk++) wmma::load_matrix_sync(qf[kk], qs + warp * kRows * D + kk * 16, D);
@@ -212,8 +193,8 @@ __global__ void __launch_bounds__(W * 32) flash_reg_k(vck_attn a, int seq0)
 
     for (int j0 = 0; j0 < lk_end; j0 += kBk) {
         __syncthreads(); // the previous tile's K and V are no longer read
-        load_rows<D, kBk>(ks, kg, a.k_tok, j0, a.lk);
-        load_rows<D, kBk>(vs, vg, a.v_tok, j0, a.lk);
+        vc_load_rows(ks, D, kg, a.k_tok, j0, kBk, a.lk, D);
+        vc_load_rows(vs, D, vg, a.v_tok, j0, kBk, a.lk, D);
         __syncthreads();
         Acc sf[kBk / 16]; // S[16][64] = Q_w K^T
         for (int n = 0; n < kBk / 16; n++) {

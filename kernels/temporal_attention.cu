@@ -14,6 +14,7 @@
 #include <cuda_runtime.h>
 #include <math.h>
 
+#include "vc_device.cuh"
 #include "vc_kernels.h"
 
 namespace {
@@ -40,14 +41,6 @@ struct Layout {
 
 __device__ inline int rel_row(int i, int j, int M) { return min(max(j - i, -M), M) + M; }
 
-__device__ void load_rows(float *dst, int ld, const float *src, int64_t tok, int rows, int d)
-{
-    for (int e = threadIdx.x; e < rows * d; e += blockDim.x) {
-        const int r = e / d, c = e % d;
-        dst[r * ld + c] = src[(int64_t)r * tok + c];
-    }
-}
-
 __global__ void __launch_bounds__(kThreads) temporal_k(vck_attn a, int seq0)
 {
     extern __shared__ float sh[];
@@ -55,11 +48,11 @@ __global__ void __launch_bounds__(kThreads) temporal_k(vck_attn a, int seq0)
     const int M = a.rel_max, n_rel = (a.rel_k || a.rel_v) ? 2 * M + 1 : 0;
     const Layout L(T, d, n_rel);
     const int kvs = sq / a.kv_group;
-    load_rows(sh + L.q, L.ld, a.q + sq * a.q_seq + (int64_t)h * d, a.q_tok, T, d);
-    load_rows(sh + L.k, L.ld, a.k + kvs * a.k_seq + (int64_t)h * d, a.k_tok, T, d);
-    load_rows(sh + L.v, L.ld, a.v + kvs * a.v_seq + (int64_t)h * d, a.v_tok, T, d);
-    if (a.rel_k) load_rows(sh + L.rk, L.ld, a.rel_k, d, n_rel, d); // one table for all heads (§5.7)
-    if (a.rel_v) load_rows(sh + L.rv, L.ld, a.rel_v, d, n_rel, d);
+    vc_load_rows(sh + L.q, L.ld, a.q + sq * a.q_seq + (int64_t)h * d, a.q_tok, 0, T, T, d);
+    vc_load_rows(sh + L.k, L.ld, a.k + kvs * a.k_seq + (int64_t)h * d, a.k_tok, 0, T, T, d);
+    vc_load_rows(sh + L.v, L.ld, a.v + kvs * a.v_seq + (int64_t)h * d, a.v_tok, 0, T, T, d);
+    if (a.rel_k) vc_load_rows(sh + L.rk, L.ld, a.rel_k, d, 0, n_rel, n_rel, d); // one table for all heads (§5.7)
+    if (a.rel_v) vc_load_rows(sh + L.rv, L.ld, a.rel_v, d, 0, n_rel, n_rel, d);
     __syncthreads();
 
     // scores, in the order of the other kernels: scale * (q.k) + scale * (q.rel_k)

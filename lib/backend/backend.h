@@ -175,7 +175,7 @@ struct vc_backend {
     int32_t n_threads;
     vc_arena arena;
     void *impl;
-    char detail[256];            /* optional: what the backend runs on and how, logged at INFO */
+    char detail[384];            /* optional: what the backend runs on and how, logged at INFO */
 };
 
 /* The CUDA library's entry point (lib/backend/cuda/cuda_backend.c), looked up by

@@ -50,6 +50,7 @@ typedef struct cuda_impl {
     vc_cudnn *dnn;             /* NULL: convolutions through im2col + cuBLAS */
     bool fast16;
     bool flash_regs;           /* fp16 attention keeps scores and output in registers (probed layout) */
+    char gpu[96];              /* the device's name, for the description */
     vc_status error;           /* first failure since the last sync */
     char errtext[256];
     weight_slot *slots;        /* open addressing on the host pointer */
@@ -418,22 +419,32 @@ static bool reject(cuda_impl *c, const vc_cudnn_shape *s)
     return false;
 }
 
-/* The convolution through cuDNN, in chunks of images that keep every tensor
- * below 2^31 elements (and, in fp16 mode, the half buffers within
- * COLS_BUDGET). false (nothing done): cuDNN is off or has no plan for the
- * shape; asymmetric padding (the VAE's downsampling, §4.1) is not expressible. */
+/* be->detail, the INFO line's description: GPU, mode, attention variant and
+ * how convolutions run (conv) */
+static void describe(vc_backend *be, const char *conv)
+{
+    cuda_impl *c = impl_of(be);
+    const char *mode = !c->fast16 ? "float32 mode" : c->flash_regs ? "fp16 mode (attention in registers)"
+                                                                    : "fp16 mode (attention through shared tiles)";
+    snprintf(be->detail, sizeof be->detail, "%.80s, %s, convolutions %.240s", c->gpu, mode, conv);
+}
+
 /* cuDNN would not make its handle: convolutions on im2col from now on, and the
  * backend's description says so */
 static void drop_cudnn(vc_backend *be)
 {
     cuda_impl *c = impl_of(be);
-    char *conv = strstr(be->detail, "convolutions cuDNN");
-    if (conv)
-        snprintf(conv, sizeof be->detail - (size_t)(conv - be->detail), "convolutions im2col + cuBLAS (%.120s)",
-                 vc_cudnn_failure(c->dnn));
+    char conv[200];
+    snprintf(conv, sizeof conv, "im2col + cuBLAS (%.160s)", vc_cudnn_failure(c->dnn));
+    describe(be, conv);
     vc_cudnn_close(c->dnn);
     c->dnn = NULL;
 }
+
+/* The convolution through cuDNN, in chunks of images that keep every tensor
+ * below 2^31 elements (and, in fp16 mode, the half buffers within
+ * COLS_BUDGET). false (nothing done): cuDNN is off or has no plan for the
+ * shape; asymmetric padding (the VAE's downsampling, §4.1) is not expressible. */
 
 static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, const float *db, int oh, int ow)
 {
@@ -893,18 +904,14 @@ VC_CUDA_EXPORT vc_status VC_CUDA_ENTRY(vc_context *ctx, int32_t device, int32_t 
         cu_destroy(be);
         return VC_STATUS_BACKEND_ERROR;
     }
-    char why[200] = "";
+    char why[200] = "", conv[240];
     c->dnn = vc_cudnn_open(c->stream, why, sizeof why);
-    const char *mode = !c->fast16 ? "float32 mode" : c->flash_regs ? "fp16 mode (attention in registers)"
-                                                                    : "fp16 mode (attention through shared tiles)";
     struct cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, device) != cudaSuccess) snprintf(prop.name, sizeof prop.name, "?");
-    if (c->dnn)
-        snprintf(be->detail, sizeof be->detail, "%.80s, %s, convolutions cuDNN %s (its handle made at the first one)",
-                 prop.name, mode, vc_cudnn_version(c->dnn));
-    else
-        snprintf(be->detail, sizeof be->detail, "%.80s, %s, convolutions im2col + cuBLAS (cuDNN: %.90s)", prop.name,
-                 mode, why);
+    snprintf(c->gpu, sizeof c->gpu, "%.80s", prop.name);
+    if (c->dnn) snprintf(conv, sizeof conv, "cuDNN %s (its handle made at the first one)", vc_cudnn_version(c->dnn));
+    else snprintf(conv, sizeof conv, "im2col + cuBLAS (cuDNN: %.200s)", why);
+    describe(be, conv);
     c->device_set = true;
     *out = be;
     return VC_STATUS_OK;

@@ -14,7 +14,7 @@ $(EMU_DIR)/gen/%.cc: kernels/%.cu test/cuda/emu/cu2cpp.py
 	@mkdir -p $(dir $@)
 	python3 test/cuda/emu/cu2cpp.py $< $@
 
-$(EMU_DIR)/obj/%.o: $(EMU_DIR)/gen/%.cc kernels/vc_kernels.h $(wildcard test/cuda/emu/include/*.h)
+$(EMU_DIR)/obj/%.o: $(EMU_DIR)/gen/%.cc kernels/vc_kernels.h $(wildcard kernels/*.cuh) $(wildcard test/cuda/emu/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
 
