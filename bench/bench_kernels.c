@@ -97,7 +97,7 @@ static void mb_fn(void *arg)
 {
     mb_run *r = arg;
     switch (r->op) {
-    case 0: be->ops->group_norm(be, r->x, r->y, (int32_t)r->rows, r->C, r->S, r->G, r->g, r->b, 1e-5f, true); break;
+    case 0: be->ops->group_norm(be, r->x, r->y, (int32_t)r->rows, 1, r->C, r->S, r->G, r->g, r->b, 1e-5f, true); break;
     case 1: be->ops->layer_norm(be, r->x, r->y, r->rows, r->D, r->g, r->b, 1e-5f); break;
     case 2: be->ops->geglu(be, r->x, r->y, r->rows, r->D); break;
     case 3: be->ops->silu(be, r->x, r->y, r->n); break;

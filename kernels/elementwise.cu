@@ -211,6 +211,17 @@ __global__ void ddim_k(vck_ddim a)
     }
 }
 
+// w [co][ci][kt] -> [co][kt][ci] (the temporal convolution's taps-major
+// weight); T: float or the 16 bits of a half
+template <typename I, typename T>
+__global__ void taps_major_k(const T *w, T *y, int64_t co, int ci, int kt)
+{
+    GRID_STRIDE_I(i, co * ci * kt) {
+        const I c = i % (I)ci, r = i / (I)ci, tau = r % (I)kt, o = r / (I)kt;
+        y[i] = w[(o * (I)ci + c) * (I)kt + tau];
+    }
+}
+
 __global__ void f32_to_f16_k(const float *x, __half *y, int64_t n) { GRID_STRIDE(i, n) y[i] = __float2half_rn(x[i]); }
 __global__ void f16_to_f32_k(const __half *x, float *y, int64_t n) { GRID_STRIDE(i, n) y[i] = __half2float(x[i]); }
 __global__ void bf16_to_f32_k(const __nv_bfloat16 *x, float *y, int64_t n)
@@ -304,6 +315,19 @@ int vck_widen(vck_stream s, const void *x, bool bf16, float *y, int64_t n)
 {
     if (bf16) LAUNCH(bf16_to_f32_k, n, (const __nv_bfloat16 *)x, y, n);
     LAUNCH(f16_to_f32_k, n, (const __half *)x, y, n);
+}
+
+int vck_taps_major(vck_stream s, const void *w, void *y, int64_t co, int ci, int kt, int elem_bytes)
+{
+    const int64_t n = co * ci * kt;
+    const cudaStream_t st = (cudaStream_t)s;
+    if (n <= 0) return 0;
+    if (n > 0x7fffffff) return (int)cudaErrorInvalidValue; // a weight of 2^31 elements does not occur
+    if (elem_bytes == 2)
+        taps_major_k<uint32_t, uint16_t><<<blocks_for(n), kThreads, 0, st>>>((const uint16_t *)w, (uint16_t *)y, co, ci, kt);
+    else
+        taps_major_k<uint32_t, float><<<blocks_for(n), kThreads, 0, st>>>((const float *)w, (float *)y, co, ci, kt);
+    return (int)cudaGetLastError();
 }
 
 int vck_bias_residual(vck_stream s, float *y, const float *bias, const float *residual, int64_t n, int C, int64_t S)

@@ -32,32 +32,56 @@ __device__ double block_sum(double v, double *smem)
 // 2560 pixels (§5.10, joint over frames) is spread over many blocks: each
 // (sample, group, part) block writes count, mean and M2 of its slice (two
 // passes over the slice, double), the second kernel merges the parts (Chan's
-// formula, double) and normalises its slice.
-__device__ void slice_of(int64_t len, int parts, int part, int64_t *b, int64_t *e)
+// formula, double) and normalises its slice. A group is `frames` runs of
+// L = C/G x S values, C x S apart (the frames of a folded video); a slice is
+// walked run by run, so no element needs a division to find its frame.
+// I: the index type within a run (uint32_t when it fits, see elementwise.cu).
+struct group_slice {
+    int64_t b, e;  // [b, e) of the group's frames x L values
+    int64_t L, fs; // run length, distance between runs
+};
+
+__device__ group_slice slice_of(int frames, int C, int64_t S, int G, int parts, int part)
 {
-    int64_t per = (len + parts - 1) / parts;
-    *b = min(len, (int64_t)part * per);
-    *e = min(len, *b + per);
+    group_slice s;
+    s.L = (int64_t)(C / G) * S;
+    s.fs = (int64_t)C * S;
+    const int64_t len = s.L * frames, per = (len + parts - 1) / parts;
+    s.b = min(len, (int64_t)part * per);
+    s.e = min(len, s.b + per);
+    return s;
 }
 
-__global__ void group_stats_k(const float *x, int C, int64_t S, int G, double *work)
+// f(v, run offset within the group's frame block, element index within the run)
+// for every element of the slice, each thread taking a stride of blockDim.x
+template <typename I, typename F>
+__device__ void for_slice(const group_slice &s, F f)
+{
+    for (int64_t r0 = s.b - s.b % s.L; r0 < s.e; r0 += s.L) { // the runs the slice touches
+        const int64_t t = r0 / s.L;
+        const I lo = (I)(max(s.b, r0) - r0), hi = (I)(min(s.e, r0 + s.L) - r0);
+        for (I i = lo + threadIdx.x; i < hi; i += blockDim.x) f(t * s.fs, i);
+    }
+}
+
+template <typename I>
+__global__ void group_stats_k(const float *x, int frames, int C, int64_t S, int G, double *work)
 {
     __shared__ double smem[32];
     const int n = blockIdx.y, g = blockIdx.x, part = blockIdx.z, parts = gridDim.z;
     const int cg = C / G;
-    const float *xs = x + ((int64_t)n * C + (int64_t)g * cg) * S;
-    int64_t b, e;
-    slice_of((int64_t)cg * S, parts, part, &b, &e);
+    const float *xs = x + ((int64_t)n * frames * C + (int64_t)g * cg) * S;
+    const group_slice sl = slice_of(frames, C, S, G, parts, part);
     double sum = 0;
-    for (int64_t i = b + threadIdx.x; i < e; i += blockDim.x) sum += xs[i];
-    const double cnt = (double)(e - b);
+    for_slice<I>(sl, [&](int64_t run, I i) { sum += xs[run + i]; });
+    const double cnt = (double)(sl.e - sl.b);
     const double tot = block_sum(sum, smem); // every thread of the block calls it
     const double mean = cnt > 0 ? tot / cnt : 0.0;
     double sq = 0;
-    for (int64_t i = b + threadIdx.x; i < e; i += blockDim.x) {
-        double d = xs[i] - mean;
+    for_slice<I>(sl, [&](int64_t run, I i) {
+        double d = xs[run + i] - mean;
         sq += d * d;
-    }
+    });
     const double m2 = block_sum(sq, smem);
     if (threadIdx.x == 0) {
         double *w = work + 3 * (((int64_t)n * G + g) * parts + part);
@@ -65,9 +89,8 @@ __global__ void group_stats_k(const float *x, int C, int64_t S, int G, double *w
     }
 }
 
-// I: the index type of a group's slice (uint32_t when it fits, see elementwise.cu)
 template <typename I>
-__global__ void group_apply_k(const float *x, float *y, int C, int64_t S, int G, const double *work,
+__global__ void group_apply_k(const float *x, float *y, int frames, int C, int64_t S, int G, const double *work,
                               const float *gamma, const float *beta, float eps, bool silu, __half *y16)
 {
     const int n = blockIdx.y, g = blockIdx.x, part = blockIdx.z, parts = gridDim.z;
@@ -84,16 +107,16 @@ __global__ void group_apply_k(const float *x, float *y, int C, int64_t S, int G,
     const double var = m2 / cnt; // biased
     const float fmean = (float)mean, rstd = (float)(1.0 / sqrt(var + (double)eps));
     const int cg = C / G;
-    const int64_t off = ((int64_t)n * C + (int64_t)g * cg) * S;
-    int64_t b, e;
-    slice_of((int64_t)cg * S, parts, part, &b, &e);
-    for (I i = (I)b + threadIdx.x; i < (I)e; i += blockDim.x) {
+    const int64_t off = ((int64_t)n * frames * C + (int64_t)g * cg) * S;
+    const group_slice sl = slice_of(frames, C, S, G, parts, part);
+    for_slice<I>(sl, [&](int64_t run, I i) {
         const int c = g * cg + (int)(i / (I)S);
-        float v = (x[off + i] - fmean) * rstd * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
+        const int64_t at = off + run + i;
+        float v = (x[at] - fmean) * rstd * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
         if (silu) v = v / (1.0f + expf(-v));
-        y[off + i] = v;
-        if (y16) y16[off + i] = __float2half_rn(v); // the next convolution's operand (fp16 mode)
-    }
+        y[at] = v;
+        if (y16) y16[at] = __float2half_rn(v); // the next convolution's operand (fp16 mode)
+    });
 }
 
 // one block per row
@@ -125,9 +148,9 @@ __global__ void layer_norm_k(const float *x, float *y, int D, const float *gamma
 
 extern "C" {
 
-int vck_group_norm_parts(int n, int C, int64_t S, int G)
+int vck_group_norm_parts(int n, int frames, int C, int64_t S, int G)
 {
-    const int64_t len = (int64_t)(C / G) * S, blocks = (int64_t)n * G;
+    const int64_t len = (int64_t)(C / G) * S * frames, blocks = (int64_t)n * G;
     int64_t parts = (len + 16383) / 16384;      // at least 16K elements a block
     const int64_t want = (4 * 132 + blocks - 1) / blocks; // enough blocks to fill a large GPU
     if (parts > want) parts = want;
@@ -135,18 +158,21 @@ int vck_group_norm_parts(int n, int C, int64_t S, int G)
     return (int)(parts > 1024 ? 1024 : parts);
 }
 
-int vck_group_norm(vck_stream s, const float *x, float *y, int n, int C, int64_t S, int G, const float *gamma,
-                   const float *beta, float eps, bool silu, double *work, void *y16)
+int vck_group_norm(vck_stream s, const float *x, float *y, int n, int frames, int C, int64_t S, int G,
+                   const float *gamma, const float *beta, float eps, bool silu, double *work, void *y16)
 {
-    if (n <= 0 || G <= 0) return 0;
-    dim3 grid((unsigned)G, (unsigned)n, (unsigned)vck_group_norm_parts(n, C, S, G));
-    group_stats_k<<<grid, kThreads, 0, (cudaStream_t)s>>>(x, C, S, G, work);
-    if ((int64_t)(C / G) * S <= 0x7fffffff)
-        group_apply_k<uint32_t><<<grid, kThreads, 0, (cudaStream_t)s>>>(x, y, C, S, G, work, gamma, beta, eps, silu,
-                                                                         (__half *)y16);
-    else
-        group_apply_k<int64_t><<<grid, kThreads, 0, (cudaStream_t)s>>>(x, y, C, S, G, work, gamma, beta, eps, silu,
-                                                                        (__half *)y16);
+    if (n <= 0 || frames <= 0 || G <= 0 || C / G <= 0 || S <= 0) return 0;
+    dim3 grid((unsigned)G, (unsigned)n, (unsigned)vck_group_norm_parts(n, frames, C, S, G));
+    cudaStream_t st = (cudaStream_t)s;
+    if ((int64_t)(C / G) * S <= 0x7fffffff) {
+        group_stats_k<uint32_t><<<grid, kThreads, 0, st>>>(x, frames, C, S, G, work);
+        group_apply_k<uint32_t><<<grid, kThreads, 0, st>>>(x, y, frames, C, S, G, work, gamma, beta, eps, silu,
+                                                           (__half *)y16);
+    } else {
+        group_stats_k<int64_t><<<grid, kThreads, 0, st>>>(x, frames, C, S, G, work);
+        group_apply_k<int64_t><<<grid, kThreads, 0, st>>>(x, y, frames, C, S, G, work, gamma, beta, eps, silu,
+                                                          (__half *)y16);
+    }
     return (int)cudaGetLastError();
 }
 

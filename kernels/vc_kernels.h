@@ -34,17 +34,21 @@ typedef struct vck_ddim {
     int64_t n;
 } vck_ddim;
 int vck_ddim_step(vck_stream s, const vck_ddim *a);
+/* w [co, ci, kt] -> y [co, kt, ci]; elements of elem_bytes (4: float, 2: half) */
+int vck_taps_major(vck_stream s, const void *w, void *y, int64_t co, int ci, int kt, int elem_bytes);
 /* y[n, C, S] += bias[C] (bias may be NULL) and += residual[n, C, S] (may be NULL) */
 int vck_bias_residual(vck_stream s, float *y, const float *bias, const float *residual, int64_t n, int C, int64_t S);
 /* y[n, C, S] = h (IEEE half) + bias[C] + residual[n, C, S] (bias, residual may be NULL; residual may be y) */
 int vck_half_bias_residual(vck_stream s, float *y, const void *h, const float *bias, const float *residual, int64_t n,
                            int C, int64_t S);
-/* GroupNorm (+ SiLU); work holds 3 * n * G * vck_group_norm_parts(n, C, S, G) doubles.
- * gamma, beta may be NULL (1 and 0). y may alias x. The norms also write y as
- * IEEE half into y16 when it is not NULL (fp16 mode: the next layer's operand). */
-int vck_group_norm_parts(int n, int C, int64_t S, int G);
-int vck_group_norm(vck_stream s, const float *x, float *y, int n, int C, int64_t S, int G, const float *gamma,
-                   const float *beta, float eps, bool silu, double *work, void *y16);
+/* GroupNorm (+ SiLU) of x [n, frames, C, S], statistics per (n, group) over
+ * frames x C/G x S; work holds 3 * n * G * vck_group_norm_parts(n, frames, C, S, G)
+ * doubles. gamma, beta may be NULL (1 and 0). y may alias x. The norms also
+ * write y as IEEE half into y16 when it is not NULL (fp16 mode: the next
+ * layer's operand). */
+int vck_group_norm_parts(int n, int frames, int C, int64_t S, int G);
+int vck_group_norm(vck_stream s, const float *x, float *y, int n, int frames, int C, int64_t S, int G,
+                   const float *gamma, const float *beta, float eps, bool silu, double *work, void *y16);
 int vck_layer_norm(vck_stream s, const float *x, float *y, int64_t rows, int D, const float *gamma,
                    const float *beta, float eps, void *y16);
 

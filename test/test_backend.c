@@ -276,7 +276,7 @@ static void test_conv_temporal(void **state)
     (void)state;
     struct { int B, ci, T, co, kt; int64_t S; bool bias; int res; } cs[] = {
         {2, 5, 7, 6, 3, 11, true, 0}, {1, 8, 1, 3, 3, 5, true, 1}, {2, 3, 6, 4, 1, 9, false, 0},
-        {1, 4, 9, 4, 5, 3, true, 2}, {1, 6, 16, 6, 3, 40, false, 2},
+        {1, 4, 9, 4, 5, 3, true, 2}, {1, 6, 16, 6, 3, 40, false, 2}, {2, 3, 2, 5, 5, 7, true, 1},
     };
     for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
         int B = cs[c].B, ci = cs[c].ci, T = cs[c].T, co = cs[c].co, kt = cs[c].kt;
@@ -294,9 +294,9 @@ static void test_conv_temporal(void **state)
                                 int ts = t + tau - kt / 2;
                                 if (ts < 0 || ts >= T) continue;
                                 acc += (double)w[((int64_t)o * ci + cc) * kt + tau] *
-                                       x[(((int64_t)bb * ci + cc) * T + ts) * S + s];
+                                       x[(((int64_t)bb * T + ts) * ci + cc) * S + s]; /* folded [B,T,ci,S] */
                             }
-                        int64_t yi = (((int64_t)bb * co + o) * T + t) * S + s;
+                        int64_t yi = (((int64_t)bb * T + t) * co + o) * S + s;
                         ref[yi] = acc + (r ? r[yi] : 0);
                     }
         for (int t = 0; t < NB; t++) {
@@ -316,45 +316,52 @@ static void test_conv_temporal(void **state)
 static void test_group_norm(void **state)
 {
     (void)state;
-    struct { int n, C, G; int64_t S; bool silu, inplace, affine; float off; } cs[] = {
-        {2, 8, 4, 13, false, false, true, 0.0f},   {1, 64, 32, 101, true, true, true, 3.0f},
-        {3, 6, 3, 1, true, false, false, 0.0f},    {1, 32, 32, 5000, false, true, true, 100.0f},
-        {2, 96, 32, 257, true, false, true, -0.5f},
+    /* frames > 1: folded videos [n, frames, C, S], statistics over all frames */
+    struct { int n, F, C, G; int64_t S; bool silu, inplace, affine; float off; } cs[] = {
+        {2, 1, 8, 4, 13, false, false, true, 0.0f},   {1, 1, 64, 32, 101, true, true, true, 3.0f},
+        {3, 1, 6, 3, 1, true, false, false, 0.0f},    {1, 1, 32, 32, 5000, false, true, true, 100.0f},
+        {2, 1, 96, 32, 257, true, false, true, -0.5f}, {2, 5, 64, 32, 37, true, false, true, 1.0f},
+        {1, 16, 32, 32, 40, false, true, true, 50.0f}, {3, 2, 6, 3, 1, true, true, false, 0.0f},
     };
     for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
-        int n = cs[c].n, C = cs[c].C, G = cs[c].G;
-        int64_t S = cs[c].S, N = (int64_t)n * C * S, cpg = C / G;
+        int n = cs[c].n, F = cs[c].F, C = cs[c].C, G = cs[c].G;
+        int64_t S = cs[c].S, N = (int64_t)n * F * C * S, cpg = C / G;
         float *x = rnd(N, 2, cs[c].off);
         float *ga = cs[c].affine ? rnd(C, 1, 1) : NULL, *be = cs[c].affine ? rnd(C, 1, 0) : NULL;
         double *ref = dalloc(N);
         for (int i = 0; i < n; i++)
             for (int g = 0; g < G; g++) {
-                const float *xb = x + ((int64_t)i * C + g * cpg) * S;
+                /* element k of frame f of the group: x[((i F + f) C + g cpg) S + k] */
+#define GN_AT(f, k) ((((int64_t)i * F + (f)) * C + g * cpg) * S + (k))
                 double m = 0, v = 0;
-                for (int64_t k = 0; k < cpg * S; k++) m += xb[k];
-                m /= (double)(cpg * S);
-                for (int64_t k = 0; k < cpg * S; k++) v += (xb[k] - m) * (xb[k] - m);
-                v /= (double)(cpg * S);
-                for (int64_t cc = 0; cc < cpg; cc++)
-                    for (int64_t s = 0; s < S; s++) {
-                        int64_t ch = g * cpg + cc, k = cc * S + s;
-                        double yv = (xb[k] - m) / sqrt(v + 1e-5) * (ga ? ga[ch] : 1) + (be ? be[ch] : 0);
-                        if (cs[c].silu) yv = yv / (1 + exp(-yv));
-                        ref[((int64_t)i * C + g * cpg) * S + k] = yv;
-                    }
+                for (int f = 0; f < F; f++)
+                    for (int64_t k = 0; k < cpg * S; k++) m += x[GN_AT(f, k)];
+                m /= (double)(cpg * S * F);
+                for (int f = 0; f < F; f++)
+                    for (int64_t k = 0; k < cpg * S; k++) v += (x[GN_AT(f, k)] - m) * (x[GN_AT(f, k)] - m);
+                v /= (double)(cpg * S * F);
+                for (int f = 0; f < F; f++)
+                    for (int64_t cc = 0; cc < cpg; cc++)
+                        for (int64_t s = 0; s < S; s++) {
+                            int64_t ch = g * cpg + cc, k = cc * S + s;
+                            double yv = (x[GN_AT(f, k)] - m) / sqrt(v + 1e-5) * (ga ? ga[ch] : 1) + (be ? be[ch] : 0);
+                            if (cs[c].silu) yv = yv / (1 + exp(-yv));
+                            ref[GN_AT(f, k)] = yv;
+                        }
+#undef GN_AT
             }
         float *first = NULL;
         for (int t = 0; t <= NB; t++) {
             float *y = cs[c].inplace ? dup(x, N) : rnd(N, 1, 0);
-            g_be[t]->ops->group_norm(g_be[t], cs[c].inplace ? y : x, y, n, C, S, G, ga, be, 1e-5f, cs[c].silu);
+            g_be[t]->ops->group_norm(g_be[t], cs[c].inplace ? y : x, y, n, F, C, S, G, ga, be, 1e-5f, cs[c].silu);
             if (t == NB) {
                 check("  (portable kernels)", 0, y, ref, N, TOL);
                 free(y);
                 continue;
             }
-            char what[96];
-            snprintf(what, sizeof what, "group_norm n%d C%d G%d S%lld silu %d inplace %d mean %g", n, C, G,
-                     (long long)S, cs[c].silu, cs[c].inplace, cs[c].off);
+            char what[112];
+            snprintf(what, sizeof what, "group_norm n%d frames %d C%d G%d S%lld silu %d inplace %d mean %g", n, F, C,
+                     G, (long long)S, cs[c].silu, cs[c].inplace, cs[c].off);
             check(what, t, y, ref, N, TOL);
             if (t == 0) first = y;
             else {

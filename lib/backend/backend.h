@@ -94,17 +94,19 @@ typedef struct vc_backend_ops {
     void (*linear)(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w,
                    const float *bias, int32_t out, const float *residual, float *y);
     void (*conv2d)(vc_backend *be, const vc_conv2d_args *a);
-    /* Temporal conv over frames (spec §5.4): x [B,ci,T,S], w [co,ci,kt], zero
-     * padding kt/2 frames on both ends, y [B,co,T,S] (+ residual [B,co,T,S]).
-     * y must not alias x; residual may alias y. */
+    /* Temporal conv over frames (spec §5.4) in the folded layout: x [B,T,ci,S],
+     * w [co,ci,kt], zero padding kt/2 frames on both ends, y [B,T,co,S]
+     * (+ residual [B,T,co,S]). y must not alias x; residual may alias y. */
     void (*conv_temporal)(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
                           const float *w, const float *bias, int32_t co, int32_t kt,
                           const float *residual, float *y);
 
     /* normalisation */
-    /* GroupNorm over x [n, C, S]: statistics per (n, group) over C/G channels x S
-     * positions, biased variance; optional SiLU after the affine. y may alias x. */
-    void (*group_norm)(vc_backend *be, const float *x, float *y, int32_t n, int32_t C, int64_t S,
+    /* GroupNorm over x [n, frames, C, S]: statistics per (n, group) over frames x
+     * C/G channels x S positions, biased variance; optional SiLU after the
+     * affine. frames 1: per image; > 1: jointly over a folded video's frames
+     * (§5.10) without unfolding it. y may alias x. */
+    void (*group_norm)(vc_backend *be, const float *x, float *y, int32_t n, int32_t frames, int32_t C, int64_t S,
                        int32_t G, const float *gamma, const float *beta, float eps, bool silu);
     /* LayerNorm over the last axis of x [rows, D]; y may alias x. */
     void (*layer_norm)(vc_backend *be, const float *x, float *y, int64_t rows, int32_t D,

@@ -106,10 +106,12 @@ static float *buf(run *r, int64_t n)
 
 /* ------------------------------------------------------------ op helpers */
 
-static void gn(run *r, const float *x, float *y, int64_t n, int32_t C, int64_t S, const float *g, const float *b,
-               float eps, bool silu)
+/* GroupNorm of n images [C,S] (frames 1) or of n folded videos [frames,C,S]
+ * with statistics over all their frames */
+static void gn(run *r, const float *x, float *y, int64_t n, int32_t frames, int32_t C, int64_t S, const float *g,
+               const float *b, float eps, bool silu)
 {
-    r->op->group_norm(r->be, x, y, (int32_t)n, C, S, GN_GROUPS, g, b, eps, silu);
+    r->op->group_norm(r->be, x, y, (int32_t)n, frames, C, S, GN_GROUPS, g, b, eps, silu);
 }
 
 static void conv(run *r, const float *x, int32_t n, int32_t ci, int32_t h, int32_t w, const float *wgt,
@@ -204,17 +206,17 @@ static void temporal_conv(run *r, const char *p, const float *x, int32_t C, int6
     }
     const int32_t B = r->B, T = r->T;
     const int64_t n = (int64_t)r->N * C * S;
-    float *z = buf(r, n), *y1 = buf(r, n), *y2 = buf(r, n);
+    float *y1 = buf(r, n), *y2 = buf(r, n);
     if (!r->st) {
-        perm4(r, x, z, B, T, C, S, 0, 2, 1, 3); /* unfold -> [B,C,T,S] */
-        const float *in = z;
+        /* folded throughout: the norm and the convolution take the video's
+         * frames as [T,C,S] blocks, so nothing is unfolded */
+        const float *in = x;
         for (int k = 1; k <= 4; k++) {
             /* §5.4 quirk: 5-D GroupNorm, statistics over all frames */
-            gn(r, in, y1, B, C, (int64_t)T * S, g[k], b[k], 1e-5f, true);
-            r->op->conv_temporal(r->be, y1, B, C, T, S, w[k], c[k], C, 3, k == 4 ? z : NULL, y2);
+            gn(r, in, y1, B, T, C, S, g[k], b[k], 1e-5f, true);
+            r->op->conv_temporal(r->be, y1, B, C, T, S, w[k], c[k], C, 3, k == 4 ? x : NULL, k == 4 ? out : y2);
             in = y2;
         }
-        perm4(r, y2, out, B, C, T, S, 0, 2, 1, 3); /* fold back */
     }
     vc_arena_release(r->be, mark);
 }
@@ -242,12 +244,12 @@ static void res_block(run *r, const char *p, const float *x, int32_t ci, int32_t
     float *sk = ci != co ? buf(r, N * co * S) : NULL;
     float *h2 = r->u->temporal_conv ? buf(r, N * co * S) : NULL;
     if (!r->st) {
-        gn(r, x, a, N, ci, S, g1, b1, 1e-5f, true); /* GroupNormSpecific, per frame (§5.10) */
+        gn(r, x, a, N, 1, ci, S, g1, b1, 1e-5f, true); /* GroupNormSpecific, per frame (§5.10) */
         conv(r, a, (int32_t)N, ci, hh, ww, w1, c1, co, 3, 1, 1, NULL, h);
         lin(r, r->emb_silu, r->B, r->E, we, be, co, NULL, e);
         for (int32_t b = 0; b < r->B; b++) /* the embedding of video b, for its T frames */
             r->op->add_channel(r->be, h + (int64_t)b * r->T * co * S, e + (int64_t)b * co, r->T, co, S, 0);
-        gn(r, h, h, N, co, S, g2, b2, 1e-5f, true);
+        gn(r, h, h, N, 1, co, S, g2, b2, 1e-5f, true);
         const float *skip = x;
         if (sk) {
             conv(r, x, (int32_t)N, ci, hh, ww, ws, bs, co, 1, 1, 0, NULL, sk);
@@ -421,7 +423,7 @@ static void spatial_tf(run *r, const char *p, const float *x, int32_t C, int64_t
     const float *po = wt(r, CC, "%s.proj_out.weight", p), *pob = wt(r, C, "%s.proj_out.bias", p);
     float *g = buf(r, rows * C), *tok = buf(r, rows * C);
     if (!r->st) {
-        gn(r, x, g, N, C, S, gw, gb, 1e-6f, false); /* nn.GroupNorm eps 1e-6, per frame (§5.10) */
+        gn(r, x, g, N, 1, C, S, gw, gb, 1e-6f, false); /* nn.GroupNorm eps 1e-6, per frame (§5.10) */
         perm3(r, g, tok, N, C, S, 0, 2, 1);          /* [N,S,C]: token = row*ww + col */
         /* use_linear false would use 1x1 convs: the same arithmetic */
         lin(r, tok, rows, C, pi, pib, C, NULL, g);
@@ -451,9 +453,8 @@ static void temporal_tf(run *r, const char *p, const float *x, int32_t C, int32_
     const float *po = wt(r, (int64_t)C * Ci, "%s.proj_out.weight", p), *pob = wt(r, C, "%s.proj_out.bias", p);
     float *un = buf(r, rows * C), *tok = buf(r, rows * C), *a = buf(r, rows * Ci);
     if (!r->st) {
-        perm4(r, x, un, B, T, C, S, 0, 2, 1, 3);                /* unfold [B,C,T,S] */
-        gn(r, un, un, B, C, (int64_t)T * S, gw, gb, 1e-6f, false); /* all frames (§5.10) */
-        perm4(r, un, tok, B, C, T, S, 0, 3, 2, 1);              /* [(B S), T, C] */
+        gn(r, x, un, B, T, C, S, gw, gb, 1e-6f, false); /* all frames (§5.10), on the folded video */
+        perm4(r, un, tok, B, T, C, S, 0, 3, 1, 2);      /* [(B S), T, C] */
         lin(r, tok, rows, C, pi, pib, Ci, NULL, a);
         char bp[256];
         for (int32_t i = 0; i < depth && !r->st; i++) {
@@ -827,7 +828,7 @@ vc_status vc_unet_forward(vc_context *ctx, const vc_unet_config *u, vc_unet_weig
         const float *cb = wt(r, u->out_channels, "out.2.bias");
         float *g = buf(r, (int64_t)N * mc * SZ(0)), *o = buf(r, (int64_t)N * u->out_channels * SZ(0));
         if (!r->st) {
-            gn(r, cur, g, N, mc, SZ(0), gw, gb, 1e-5f, true);
+            gn(r, cur, g, N, 1, mc, SZ(0), gw, gb, 1e-5f, true);
             conv(r, g, N, mc, h, w, cw, cb, u->out_channels, 3, 1, 1, NULL, o);
             perm4(r, o, eps, B, T, u->out_channels, SZ(0), 0, 2, 1, 3);
         }

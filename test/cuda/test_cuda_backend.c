@@ -118,8 +118,8 @@ static void check_norm_consumers(pair *p, int n, int C, int h, int w)
     float *dy = p->gpu->ops->alloc(p->gpu, (size_t)nx * 4), *dyl = p->gpu->ops->alloc(p->gpu, (size_t)nx * 4);
     for (int rewrite = 0; rewrite < 2; rewrite++) {
         vc_conv2d_args a = {g, n, C, h, w, wc, bc, C, 3, 3, 1, 1, 1, 1, 1, NULL, y};
-        p->cpu->ops->group_norm(p->cpu, x, g, n, C, S, 32, gam, bet, 1e-5f, true);
-        p->gpu->ops->group_norm(p->gpu, dx, dg, n, C, S, 32, gam, bet, 1e-5f, true);
+        p->cpu->ops->group_norm(p->cpu, x, g, n, 1, C, S, 32, gam, bet, 1e-5f, true);
+        p->gpu->ops->group_norm(p->gpu, dx, dg, n, 1, C, S, 32, gam, bet, 1e-5f, true);
         if (rewrite) {
             p->cpu->ops->scale(p->cpu, g, -2.0f, g, nx);
             p->gpu->ops->scale(p->gpu, dg, -2.0f, dg, nx);
@@ -191,6 +191,7 @@ static void check_conv(pair *p, int n, int ci, int h, int w, int co, int k, int 
     free(x); free(wt); free(b); free(y);
 }
 
+/* x, y folded [B,T,ci,S] and [B,T,co,S] */
 static void check_conv_temporal(pair *p, int B, int ci, int T, int64_t S, int co, bool residual)
 {
     int64_t nx = (int64_t)B * ci * T * S, ny = (int64_t)B * co * T * S;
@@ -199,12 +200,35 @@ static void check_conv_temporal(pair *p, int B, int ci, int T, int64_t S, int co
     p->cpu->ops->conv_temporal(p->cpu, x, B, ci, T, S, w, b, co, 3, residual ? y : NULL, y);
     p->gpu->ops->conv_temporal(p->gpu, dx, B, ci, T, S, w, b, co, 3, residual ? dy : NULL, dy);
     char name[96];
-    snprintf(name, sizeof name, "conv_temporal %dx%dx%dx%lld -> %d%s", B, ci, T, (long long)S, co,
+    snprintf(name, sizeof name, "conv_temporal %dx%dx%dx%lld -> %d%s", B, T, ci, (long long)S, co,
              residual ? " +res(=y)" : "");
     compare(name, p->gpu, dy, y, ny, g_tol);
     p->gpu->ops->free(p->gpu, dx);
     p->gpu->ops->free(p->gpu, dy);
     free(x); free(w); free(b); free(y);
+}
+
+/* The UNet's temporal convolution layer (§5.4): group norm + SiLU jointly over
+ * a folded video's frames, then the convolution on its output (in fp16 mode
+ * its half copy) with the block input as the residual, into a third buffer. */
+static void check_temporal_layer(pair *p, int B, int C, int T, int64_t S)
+{
+    const int64_t n = (int64_t)B * T * C * S;
+    float *x = host_rand(n), *gam = host_rand(C), *bet = host_rand(C), *w = host_rand((int64_t)C * C * 3);
+    float *b = host_rand(C), *g = malloc((size_t)n * 4), *y = malloc((size_t)n * 4);
+    float *dx = dev_copy(p->gpu, x, n), *dg = p->gpu->ops->alloc(p->gpu, (size_t)n * 4);
+    float *dy = p->gpu->ops->alloc(p->gpu, (size_t)n * 4);
+    p->cpu->ops->group_norm(p->cpu, x, g, B, T, C, S, 32, gam, bet, 1e-5f, true);
+    p->cpu->ops->conv_temporal(p->cpu, g, B, C, T, S, w, b, C, 3, x, y);
+    p->gpu->ops->group_norm(p->gpu, dx, dg, B, T, C, S, 32, gam, bet, 1e-5f, true);
+    p->gpu->ops->conv_temporal(p->gpu, dg, B, C, T, S, w, b, C, 3, dx, dy);
+    char name[96];
+    snprintf(name, sizeof name, "group_norm over %d frames, conv_temporal on it, %dx%dx%lld", T, B, C, (long long)S);
+    compare(name, p->gpu, dy, y, n, g_tol);
+    p->gpu->ops->free(p->gpu, dx);
+    p->gpu->ops->free(p->gpu, dg);
+    p->gpu->ops->free(p->gpu, dy);
+    free(x); free(gam); free(bet); free(w); free(b); free(g); free(y);
 }
 
 /* the convolutions, run once more with cuDNN off (im2col + cuBLAS; temporal as batched GEMMs) */
@@ -219,6 +243,8 @@ static void run_conv_checks(pair *p)
         check_conv(p, 2, 8, 11, 13, 8, 3, 3, 1, true); /* the emulated cuDNN refuses it at launch */
         check_conv_temporal(p, 2, 8, 5, 37, 12, true);
         check_conv_temporal(p, 1, 8, 4, 20, 8, false);
+        check_conv_temporal(p, 1, 8, 1, 20, 8, true); /* one frame: only the centre tap */
+        check_temporal_layer(p, 2, 64, 5, 30);
         return;
     }
     check_conv(p, 2, 320, 40, 64, 320, 3, 1, 1, false);
@@ -229,17 +255,19 @@ static void run_conv_checks(pair *p)
     check_conv(p, 2, 4, 40, 64, 320, 3, 1, 1, false);
     check_conv_temporal(p, 2, 320, 16, 2560, 320, true);
     check_conv_temporal(p, 1, 640, 16, 640, 640, false);
+    check_temporal_layer(p, 2, 320, 16, 2560);
 }
 
-static void check_group_norm(pair *p, int n, int C, int64_t S, bool silu)
+/* x [n, frames, C, S], statistics over each sample's frames */
+static void check_group_norm(pair *p, int n, int frames, int C, int64_t S, bool silu)
 {
-    int64_t nx = (int64_t)n * C * S;
+    int64_t nx = (int64_t)n * frames * C * S;
     float *x = host_rand(nx), *g = host_rand(C), *b = host_rand(C), *y = malloc((size_t)nx * 4);
-    p->cpu->ops->group_norm(p->cpu, x, y, n, C, S, 32, g, b, 1e-5f, silu);
+    p->cpu->ops->group_norm(p->cpu, x, y, n, frames, C, S, 32, g, b, 1e-5f, silu);
     float *dx = dev_copy(p->gpu, x, nx);
-    p->gpu->ops->group_norm(p->gpu, dx, dx, n, C, S, 32, g, b, 1e-5f, silu);
+    p->gpu->ops->group_norm(p->gpu, dx, dx, n, frames, C, S, 32, g, b, 1e-5f, silu);
     char name[96];
-    snprintf(name, sizeof name, "group_norm %dx%dx%lld%s", n, C, (long long)S, silu ? " +silu" : "");
+    snprintf(name, sizeof name, "group_norm %dx%dx%dx%lld%s", n, frames, C, (long long)S, silu ? " +silu" : "");
     compare(name, p->gpu, dx, y, nx, g_tol);
     p->gpu->ops->free(p->gpu, dx);
     free(x); free(g); free(b); free(y);
@@ -437,8 +465,10 @@ static void run_small_checks(pair *p)
     check_norm_consumers(p, 2, 64, 7, 9);
     check_feed_forward(p, 33, 16, 40, false);
     run_conv_checks(p);
-    check_group_norm(p, 3, 64, 300, true);
-    check_group_norm(p, 1, 64, 40000, false); /* several blocks per group */
+    check_group_norm(p, 3, 1, 64, 300, true);
+    check_group_norm(p, 1, 1, 64, 40000, false); /* several blocks per group */
+    check_group_norm(p, 2, 5, 64, 300, true);    /* folded videos */
+    check_group_norm(p, 1, 16, 64, 2500, false); /* blocks whose slices span frames */
     check_layer_norm(p, 70, 96);
     run_attention_checks(p);
     check_elementwise(p, 16);
@@ -461,8 +491,8 @@ static void run_checks(pair *p)
     check_norm_consumers(p, 16, 320, 40, 64);
     check_feed_forward(p, 640, 1280, 5120, false);
     run_conv_checks(p);
-    check_group_norm(p, 16, 320, 2560, true);
-    check_group_norm(p, 1, 320, 16 * 2560, false);
+    check_group_norm(p, 16, 1, 320, 2560, true);
+    check_group_norm(p, 2, 16, 320, 2560, true); /* the UNet's joint-over-frames norm (§5.10) */
     check_layer_norm(p, 16 * 2560, 320);
     check_layer_norm(p, 77, 1024);
     run_attention_checks(p);

@@ -256,49 +256,54 @@ void cpu_conv2d(vc_backend *be, const vc_conv2d_args *a)
 }
 
 /* --------------------------------------------------------- conv_temporal */
+/* Rows [o0, o0 + n) of w [co, ci, kt] as [n][kt][ci], taps major: then the
+ * taps that reach existing frames are one contiguous run of each row. */
 typedef struct repack_job {
     const float *w;
     float *dst;
-    int64_t o0, ci, kt, tau;
+    int64_t o0, ci, kt;
 } repack_job;
 
 static void repack_task(void *arg, int64_t b, int64_t e, int32_t tid)
 {
     repack_job *j = arg;
     for (int64_t r = b; r < e; r++) {
-        const float *src = j->w + (j->o0 + r) * j->ci * j->kt + j->tau;
-        float *d = j->dst + r * j->ci;
-        for (int64_t c = 0; c < j->ci; c++) d[c] = src[c * j->kt];
+        const float *src = j->w + (j->o0 + r) * j->ci * j->kt;
+        float *d = j->dst + r * j->ci * j->kt;
+        for (int64_t tau = 0; tau < j->kt; tau++)
+            for (int64_t c = 0; c < j->ci; c++) d[tau * j->ci + c] = src[c * j->kt + tau];
     }
 }
 
+/* In the folded layout the kt frames a tap window covers are consecutive
+ * [ci, S] blocks, i.e. one [kt*ci, S] matrix: each output frame is a single
+ * GEMM over the taps that reach existing frames (the others are the zero
+ * padding of §5.4), with no unfolding of the video. */
 void cpu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S, const float *w,
                        const float *bias, int32_t co, int32_t kt, const float *residual, float *y)
 {
     if (B <= 0 || co <= 0 || T <= 0 || S <= 0) return;
-    const int64_t TS = (int64_t)T * S;
     bool post_bias;
-    /* §5.4: padding kt/2 frames each side; every tap accumulates, so start from bias or 0 */
-    gemm_prologue(be, y, (int64_t)B * co, TS, TS, bias, co, residual, &post_bias, true);
+    /* every frame's GEMM accumulates onto the bias (or zero) */
+    gemm_prologue(be, y, (int64_t)B * T * co, S, S, bias, co, residual, &post_bias, true);
     const int32_t pad = kt / 2;
+    const int64_t K = (int64_t)kt * ci, x_frame = (int64_t)ci * S, y_frame = (int64_t)co * S;
     float *wt = cpu_of(be)->scratch;
-    int64_t oc = ci > 0 ? CPU_SCRATCH_FLOATS / ci : co;
+    int64_t oc = K > 0 ? CPU_SCRATCH_FLOATS / K : co;
     if (oc > co) oc = co;
-    for (int32_t tau = 0; tau < kt && ci > 0; tau++) {
-        int32_t t0 = pad - tau > 0 ? pad - tau : 0;
-        int32_t t1 = T + pad - tau < T ? T + pad - tau : T;
-        if (t1 <= t0) continue;
-        for (int64_t o0 = 0; o0 < co; o0 += oc) {
-            int64_t no = co - o0 < oc ? co - o0 : oc;
-            repack_job j = {w, wt, o0, ci, kt, tau};
-            cpu_parallel_for(be, no, 16, repack_task, &j);
-            for (int32_t b = 0; b < B; b++) {
-                const float *xb = x + (int64_t)b * ci * TS + (int64_t)(t0 + tau - pad) * S;
-                float *yb = y + ((int64_t)b * co + o0) * TS + (int64_t)t0 * S;
-                sgemm(be, false, false, no, (int64_t)(t1 - t0) * S, ci, 1.0f, wt, ci, xb, TS, 1.0f, yb, TS);
-            }
+    for (int64_t o0 = 0; o0 < co && K > 0 && oc > 0; o0 += oc) {
+        int64_t no = co - o0 < oc ? co - o0 : oc;
+        repack_job j = {w, wt, o0, ci, kt};
+        cpu_parallel_for(be, no, 16, repack_task, &j);
+        for (int64_t f = 0; f < (int64_t)B * T; f++) {
+            const int32_t t = (int32_t)(f % T);
+            const int32_t tau0 = pad - t > 0 ? pad - t : 0, tau1 = T + pad - t < kt ? T + pad - t : kt;
+            if (tau1 <= tau0) continue;
+            const float *xf = x + (f + tau0 - pad) * x_frame;
+            sgemm(be, false, false, no, S, (int64_t)(tau1 - tau0) * ci, 1.0f, wt + (int64_t)tau0 * ci, K, xf, S,
+                  1.0f, y + f * y_frame + o0 * S, S);
         }
     }
-    if (post_bias) bias_add(be, y, (int64_t)B * co, TS, bias, co);
-    else if (residual && residual != y) cpu_add_inplace(be, y, residual, (int64_t)B * co * TS);
+    if (post_bias) bias_add(be, y, (int64_t)B * T * co, S, bias, co);
+    else if (residual && residual != y) cpu_add_inplace(be, y, residual, (int64_t)B * T * co * S);
 }

@@ -146,47 +146,80 @@ static inline void affine_row(const float *x, float *y, int64_t n, float mean, f
 typedef struct gn_job {
     const float *x;
     float *y;
-    int32_t C, G;
+    int32_t frames, C, G;
     int64_t S;
     const float *gamma, *beta;
     float eps;
     bool silu, simd;
 } gn_job;
 
+/* The statistics of one group: `frames` runs of len values, fs apart (one per
+ * frame of a folded video; a single run per image). Summed run after run in
+ * double, so one run gives exactly the single-range moments. */
+static void group_moments(const gn_job *j, const float *x, int64_t len, int64_t fs, float *mean, float *mlo,
+                          float *rstd)
+{
+    const int64_t n = len * j->frames;
+    double s = 0, q = 0;
+    for (int32_t t = 0; t < j->frames; t++) {
+#if CPU_X86
+        if (j->simd) {
+            s += sum_d_avx2(x + t * fs, len);
+            continue;
+        }
+#endif
+        s += sum_d(x + t * fs, len);
+    }
+    const double m = n > 0 ? s / (double)n : 0.0;
+    for (int32_t t = 0; t < j->frames; t++) {
+#if CPU_X86
+        if (j->simd) {
+            q += sqdev_d_avx2(x + t * fs, len, m);
+            continue;
+        }
+#endif
+        q += sqdev_d(x + t * fs, len, m);
+    }
+    const double v = n > 0 ? q / (double)n : 0.0;
+    *mean = (float)m;
+    *mlo = (float)(m - (double)*mean);
+    *rstd = 1.0f / sqrtf((float)v + j->eps);
+}
+
 /* items are (sample, group) pairs */
 static void gn_task(void *arg, int64_t b, int64_t e, int32_t tid)
 {
     gn_job *j = arg;
-    const int64_t cpg = j->C / j->G;
+    const int64_t cpg = j->C / j->G, fs = (int64_t)j->C * j->S;
     for (int64_t it = b; it < e; it++) {
         int64_t i = it / j->G, g = it % j->G;
         int64_t c0 = g * cpg;
-        const float *x = j->x + (i * j->C + c0) * j->S;
-        float *y = j->y + (i * j->C + c0) * j->S;
+        const float *x0 = j->x + (i * j->frames * j->C + c0) * j->S;
+        float *y0 = j->y + (i * j->frames * j->C + c0) * j->S;
         float mean, mlo, rstd;
-#if CPU_X86
-        if (j->simd) {
-            moments_avx2(x, cpg * j->S, j->eps, &mean, &mlo, &rstd);
+        group_moments(j, x0, cpg * j->S, fs, &mean, &mlo, &rstd);
+        for (int32_t t = 0; t < j->frames; t++) {
+            const float *x = x0 + t * fs;
+            float *y = y0 + t * fs;
             for (int64_t c = 0; c < cpg; c++) {
                 float ga = j->gamma ? j->gamma[c0 + c] : 1.0f, be = j->beta ? j->beta[c0 + c] : 0.0f;
-                affine_row_avx2(x + c * j->S, y + c * j->S, j->S, mean, mlo, rstd * ga, be, j->silu);
-            }
-            continue;
-        }
+#if CPU_X86
+                if (j->simd) {
+                    affine_row_avx2(x + c * j->S, y + c * j->S, j->S, mean, mlo, rstd * ga, be, j->silu);
+                    continue;
+                }
 #endif
-        moments(x, cpg * j->S, j->eps, &mean, &mlo, &rstd);
-        for (int64_t c = 0; c < cpg; c++) {
-            float ga = j->gamma ? j->gamma[c0 + c] : 1.0f, be = j->beta ? j->beta[c0 + c] : 0.0f;
-            affine_row(x + c * j->S, y + c * j->S, j->S, mean, mlo, rstd * ga, be, j->silu);
+                affine_row(x + c * j->S, y + c * j->S, j->S, mean, mlo, rstd * ga, be, j->silu);
+            }
         }
     }
 }
 
-void cpu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, int32_t C, int64_t S, int32_t G,
-                    const float *gamma, const float *beta, float eps, bool silu)
+void cpu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, int32_t frames, int32_t C, int64_t S,
+                    int32_t G, const float *gamma, const float *beta, float eps, bool silu)
 {
-    if (n <= 0 || C <= 0 || G <= 0) return;
-    gn_job j = {x, y, C, G, S, gamma, beta, eps, silu, cpu_of(be)->simd};
+    if (n <= 0 || frames <= 0 || C <= 0 || G <= 0) return;
+    gn_job j = {x, y, frames, C, G, S, gamma, beta, eps, silu, cpu_of(be)->simd};
     cpu_parallel_for(be, (int64_t)n * G, 1, gn_task, &j);
 }
 

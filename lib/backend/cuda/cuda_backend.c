@@ -40,7 +40,7 @@ typedef struct weight_slot {
 } weight_slot;
 
 enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_NORM, SCRATCH_CONV_WS, SCRATCH_FF_HID, SCRATCH_FF_ACT,
-       SCRATCH_ATT_K, SCRATCH_ATT_V, SCRATCH_N };
+       SCRATCH_ATT_K, SCRATCH_ATT_V, SCRATCH_TAPS, SCRATCH_N };
 
 typedef struct cuda_impl {
     int device;
@@ -56,7 +56,8 @@ typedef struct cuda_impl {
     weight_slot *slots;        /* open addressing on the host pointer */
     size_t n_slots, used_slots;
     void *scratch[SCRATCH_N];  /* im2col columns or half conv output, half activations, upload staging, norm
-                                  statistics, cuDNN workspace, feed-forward intermediates, half K and V */
+                                  statistics, cuDNN workspace, feed-forward intermediates, half K and V,
+                                  the temporal convolution's taps-major weight */
     size_t scratch_bytes[SCRATCH_N];
     vc_cuda_prof *prof;        /* NULL unless VIDEOCRAFTER_CUDA_PROFILE=1 */
     const char *op;            /* the op being run, for the profile */
@@ -556,59 +557,65 @@ static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
     wrote(be, a->y, (int64_t)a->n * a->co * oh * ow);
 }
 
+/* In the folded layout [B,T,ci,S] the kt frames under a tap window are
+ * consecutive [ci,S] blocks, one [kt*ci, S] matrix: each output frame is one
+ * GEMM with the taps-major weight [co, kt*ci], the frames all taps reach in
+ * one strided batch per video, the kt/2 at each end (zero padding, §5.4) over
+ * the taps that reach existing frames. */
 static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
                              const float *w, const float *bias, int32_t co, int32_t kt, const float *residual, float *y)
 {
     enter_keeping_half(be, "conv_temporal");
     cuda_impl *c = impl_of(be);
+    if (B <= 0 || T <= 0 || S <= 0 || co <= 0) return;
+    if (S > 0x7fffffff || (int64_t)kt * ci > 0x7fffffff) {
+        note_cuda(be, cudaErrorInvalidValue, "temporal convolution size");
+        return;
+    }
     const float *db = dev_in(be, bias, FBYTES(co));
     if (bias && !db) return;
-    /* the (kt,1,1) convolution over frames (§5.4) is a 2-D one over (T, S) with a
-     * kt x 1 kernel, zero padding kt/2 along T only: cuDNN's, where it has one */
-    if (c->dnn && kt % 2 == 1 && S <= 0x7fffffff) {
-        const int64_t nw = (int64_t)co * ci * kt;
-        const void *dwk = c->fast16 ? weight_half(be, w, nw) : (const void *)dev_in(be, w, FBYTES(nw));
-        if (!dwk) return;
-        const vc_conv2d_args a = {x, B, ci, T, (int32_t)S, w, bias, co, kt, 1, 1, kt / 2, 0, kt / 2, 0, residual, y};
-        if (conv_cudnn(be, &a, dwk, db, T, (int)S)) {
-            wrote(be, y, (int64_t)B * co * T * S);
-            return;
+    const bool h16 = c->fast16;
+    const size_t esz = h16 ? 2 : 4;
+    const int64_t nw = (int64_t)co * ci * kt, K = (int64_t)kt * ci;
+    const void *dw = h16 ? weight_half(be, w, nw) : (const void *)dev_in(be, w, FBYTES(nw));
+    void *wt = dw ? scratch(be, SCRATCH_TAPS, (size_t)nw * esz) : NULL;
+    if (!wt) return;
+    note_cuda(be, vck_taps_major(c->stream, dw, wt, co, ci, kt, (int)esz), "temporal weight");
+    const int64_t x_frame = (int64_t)ci * S, y_frame = (int64_t)co * S;
+    const char *xs = h16 ? act_half(be, x, (int64_t)B * T * x_frame) : (const void *)x;
+    if (!xs) return;
+    if (residual && residual != y) cu_copy(be, y, residual, FBYTES((int64_t)B * T * y_frame));
+    const float beta = residual ? 1.0f : 0.0f;
+    const int pad = kt / 2, inner0 = pad, inner1 = T - (kt - 1 - pad); /* frames every tap reaches */
+    for (int32_t b = 0; b < B; b++) {
+        const int64_t f0 = (int64_t)b * T;
+        if (inner1 > inner0)
+            gemm_rm(be, h16, false, false, co, (int)S, (int)K, 1.0f, wt, K, 0, xs + (f0 + inner0 - pad) * x_frame * esz,
+                    S, x_frame, beta, y + (f0 + inner0) * y_frame, S, y_frame, inner1 - inner0);
+        for (int32_t t = 0; t < T; t++) {
+            if (t >= inner0 && t < inner1) continue;
+            const int tau0 = pad - t > 0 ? pad - t : 0, tau1 = T + pad - t < kt ? T + pad - t : kt;
+            if (tau1 <= tau0) continue; /* not reached: the centre tap always reaches its own frame */
+            gemm_rm(be, h16, false, false, co, (int)S, (tau1 - tau0) * ci, 1.0f, (const char *)wt + (size_t)tau0 * ci * esz,
+                    K, 0, xs + (f0 + t + tau0 - pad) * x_frame * esz, S, 0, beta, y + (f0 + t) * y_frame, S, 0, 1);
         }
     }
-    const float *dw = dev_in(be, w, FBYTES((int64_t)co * ci * kt));
-    if (!dw) return;
-    /* w [co, ci, kt] as kt matrices [co, ci] */
-    float *wt = scratch(be, SCRATCH_STAGE, FBYTES((int64_t)co * ci * kt));
-    if (!wt) return;
-    int64_t shape[3] = {co, ci, kt};
-    int perm[3] = {2, 0, 1};
-    note_cuda(be, vck_permute(c->stream, dw, wt, 3, shape, perm), "temporal weight");
-    const int pad = kt / 2;
-    /* frames a tap does not reach are zero padding: start from the residual or zero */
-    if (residual && residual != y) cu_copy(be, y, residual, FBYTES((int64_t)B * co * T * S));
-    else if (!residual) cu_fill(be, y, 0.0f, (int64_t)B * co * T * S);
-    for (int tau = 0; tau < kt; tau++) {
-        const int shift = tau - pad; /* y[t] += W_tau x[t + shift] */
-        const int t0 = shift < 0 ? -shift : 0, t1 = shift > 0 ? T - shift : T;
-        if (t1 <= t0) continue;
-        gemm_rm(be, false, false, false, co, (int)((t1 - t0) * S), ci, 1.0f, wt + (int64_t)tau * co * ci, ci, 0,
-                x + (int64_t)(t0 + shift) * S, (int64_t)T * S, (int64_t)ci * T * S, 1.0f, y + (int64_t)t0 * S,
-                (int64_t)T * S, (int64_t)co * T * S, B);
-    }
-    note_cuda(be, vck_bias_residual(c->stream, y, db, NULL, B, co, (int64_t)T * S), "temporal bias");
-    wrote(be, y, (int64_t)B * co * T * S);
+    note_cuda(be, vck_bias_residual(c->stream, y, db, NULL, (int64_t)B * T, co, S), "temporal bias");
+    wrote(be, y, (int64_t)B * T * y_frame);
 }
 
-static void cu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, int32_t C, int64_t S, int32_t G,
-                          const float *gamma, const float *beta, float eps, bool silu)
+static void cu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, int32_t frames, int32_t C, int64_t S,
+                          int32_t G, const float *gamma, const float *beta, float eps, bool silu)
 {
     enter(be, "group_norm");
     const float *g = dev_in(be, gamma, FBYTES(C)), *b = dev_in(be, beta, FBYTES(C));
     if ((gamma && !g) || (beta && !b)) return;
-    double *work = scratch(be, SCRATCH_NORM, sizeof(double) * 3 * (size_t)n * G * vck_group_norm_parts(n, C, S, G));
+    double *work = scratch(be, SCRATCH_NORM,
+                           sizeof(double) * 3 * (size_t)n * G * vck_group_norm_parts(n, frames, C, S, G));
     if (!work) return;
-    void *y16 = half_shadow(be, y, (int64_t)n * C * S);
-    note_cuda(be, vck_group_norm(impl_of(be)->stream, x, y, n, C, S, G, g, b, eps, silu, work, y16), "group_norm");
+    void *y16 = half_shadow(be, y, (int64_t)n * frames * C * S);
+    note_cuda(be, vck_group_norm(impl_of(be)->stream, x, y, n, frames, C, S, G, g, b, eps, silu, work, y16),
+              "group_norm");
 }
 
 static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows, int32_t D, const float *gamma,
