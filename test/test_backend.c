@@ -14,6 +14,7 @@
 #include "support.h"
 #include "core/internal.h"
 #include "backend/backend.h"
+#include "linear_layouts.h"
 
 #define NB 3
 static vc_context *g_ctx[NB + 1];
@@ -185,6 +186,45 @@ static void test_linear(void **state)
             snprintf(what, sizeof what, "linear %lldx%d->%d bias %d residual %s", (long long)R, in, out, cs[ci].bias,
                      cs[ci].res == 2 ? "aliased" : cs[ci].res ? "yes" : "no");
             check(what, t, y, ref, R * out, TOL);
+            free(y);
+        }
+        free(x), free(w), free(b), free(r), free(ref);
+    }
+}
+
+/* ------------------------------------------------------- linear_strided */
+static void test_linear_strided(void **state)
+{
+    (void)state;
+    struct { int kind, batch; int64_t rows; int in, out; bool bias; int res; } cs[] = {
+        {0, 3, 37, 16, 24, true, 0}, {1, 3, 37, 24, 16, true, 1}, {1, 2, 20, 8, 8, true, 2},
+        {2, 5, 13, 16, 8, true, 0},  {3, 5, 13, 8, 16, true, 2},  {3, 4, 9, 12, 12, false, 1},
+        {0, 1, 70, 33, 17, false, 0}, {2, 16, 40, 32, 32, true, 0},
+    };
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        vc_linear_args a = strided_layout(cs[ci].kind, cs[ci].batch, cs[ci].rows, cs[ci].in, cs[ci].out);
+        const int64_t nx = (int64_t)a.batch * a.rows * a.in, ny = (int64_t)a.batch * a.rows * a.out;
+        float *x = rnd(nx, 1, 0), *w = rnd((int64_t)a.out * a.in, 0.3f, 0), *b = cs[ci].bias ? rnd(a.out, 1, 0) : NULL;
+        float *r = cs[ci].res ? rnd(ny, 1, 0) : NULL;
+        double *ref = dalloc(ny);
+        for (int i = 0; i < a.batch; i++)
+            for (int64_t row = 0; row < a.rows; row++)
+                for (int o = 0; o < a.out; o++) {
+                    double acc = b ? b[o] : 0;
+                    for (int k = 0; k < a.in; k++)
+                        acc += (double)x[i * a.x_batch + row * a.x_row + k * a.x_col] * w[(int64_t)o * a.in + k];
+                    const int64_t yi = i * a.y_batch + row * a.y_row + o * a.y_col;
+                    ref[yi] = acc + (r ? r[yi] : 0);
+                }
+        for (int t = 0; t < NB; t++) {
+            float *y = cs[ci].res == 2 ? dup(r, ny) : rnd(ny, 1, 0);
+            a.x = x, a.w = w, a.bias = b, a.residual = cs[ci].res == 2 ? y : r, a.y = y;
+            g_be[t]->ops->linear_strided(g_be[t], &a);
+            char what[112];
+            snprintf(what, sizeof what, "linear_strided layout %d %dx%lldx%d->%d bias %d residual %s", cs[ci].kind,
+                     a.batch, (long long)a.rows, a.in, a.out, cs[ci].bias,
+                     cs[ci].res == 2 ? "aliased" : cs[ci].res ? "yes" : "no");
+            check(what, t, y, ref, ny, TOL);
             free(y);
         }
         free(x), free(w), free(b), free(r), free(ref);
@@ -906,6 +946,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm),          cmocka_unit_test(test_linear),
         cmocka_unit_test(test_conv2d),        cmocka_unit_test(test_conv2d_batch_invariance),
+        cmocka_unit_test(test_linear_strided),
         cmocka_unit_test(test_conv_temporal),
         cmocka_unit_test(test_group_norm),    cmocka_unit_test(test_layer_norm),
         cmocka_unit_test(test_attention),     cmocka_unit_test(test_elementwise),

@@ -33,7 +33,7 @@ fi
 
 cat > "$tmp/old.c" <<'EOF'
 /* a CUDA library of an older build: the entry point of the previous struct layout */
-int vc_cuda_backend_create_v1(void) { __builtin_trap(); }
+int vc_cuda_backend_create_v2(void) { __builtin_trap(); }
 EOF
 ${CC:-cc} -shared -fPIC -o "$tmp/libvideocrafter-cuda.so.1" "$tmp/old.c"
 run

@@ -26,6 +26,25 @@ typedef struct vc_gemm_args {
     float *c;       int64_t ldc, stride_c;
 } vc_gemm_args;
 
+/* A linear layer across a transposition (the transformers' entry and exit,
+ * §5.5, §5.7, without permuting the activations): for each of batch items,
+ * Y = X W^T + bias (+ R) with X [rows, in], Y and R [rows, out], where
+ * element (r, k) of item i's X is x[i*x_batch + r*x_row + k*x_col] and
+ * element (r, o) of its Y is y[i*y_batch + r*y_row + o*y_col] (R likewise in
+ * residual). x_col or x_row is 1. y is one of two dense layouts of
+ * batch*rows*out floats: tokens (y_col 1, the rows of all items tile
+ * [0, batch*rows)), or channel-major (y_row 1, y_col rows, y_batch out*rows).
+ * w [out, in]; bias, residual may be NULL; residual may alias y, x must not. */
+typedef struct vc_linear_args {
+    const float *x; int64_t x_batch, x_row, x_col;
+    const float *w, *bias;
+    int32_t in, out;
+    int64_t rows;
+    int32_t batch;
+    const float *residual;
+    float *y; int64_t y_batch, y_row, y_col;
+} vc_linear_args;
+
 /* y[n,co,oh,ow] = conv(x[n,ci,h,w], weight[co,ci,kh,kw]) + bias[co] (+ residual[n,co,oh,ow]);
  * cross-correlation, zero padding pad_{top,left,bottom,right}, oh = (h+pt+pb-kh)/stride+1.
  * y must not alias x; residual may alias y. */
@@ -93,6 +112,7 @@ typedef struct vc_backend_ops {
      * bias, residual may be NULL; residual may alias y, x must not. */
     void (*linear)(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w,
                    const float *bias, int32_t out, const float *residual, float *y);
+    void (*linear_strided)(vc_backend *be, const vc_linear_args *a);
     void (*conv2d)(vc_backend *be, const vc_conv2d_args *a);
     /* Temporal conv over frames (spec §5.4) in the folded layout: x [B,T,ci,S],
      * w [co,ci,kt], zero padding kt/2 frames on both ends, y [B,T,co,S]
@@ -183,8 +203,8 @@ struct vc_backend {
 /* The CUDA library's entry point (lib/backend/cuda/cuda_backend.c), looked up by
  * name: the number changes whenever struct vc_backend or vc_backend_ops change,
  * so a core and a CUDA library from different builds refuse each other cleanly. */
-#define VC_CUDA_ENTRY vc_cuda_backend_create_v2
-#define VC_CUDA_ENTRY_NAME "vc_cuda_backend_create_v2"
+#define VC_CUDA_ENTRY vc_cuda_backend_create_v3
+#define VC_CUDA_ENTRY_NAME "vc_cuda_backend_create_v3"
 
 /* Registry: creates the backend called name ("cpu", "cuda"). */
 VC_HIDDEN vc_status vc_backend_create(vc_context *ctx, const char *name, int32_t device,

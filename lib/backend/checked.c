@@ -92,6 +92,16 @@ static void ck_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
 {
     OPS->linear(inner(be), D(x, "x"), rows, in, wgt(w), wgt(bias), out, D(residual, "residual"), D(y, "y"));
 }
+static void ck_linear_strided(vc_backend *be, const vc_linear_args *a)
+{
+    vc_linear_args l = *a;
+    l.x = D(a->x, "x");
+    l.w = wgt(a->w);
+    l.bias = wgt(a->bias);
+    l.residual = D(a->residual, "residual");
+    l.y = D(a->y, "y");
+    OPS->linear_strided(inner(be), &l);
+}
 static void ck_conv2d(vc_backend *be, const vc_conv2d_args *a)
 {
     vc_conv2d_args c = *a;
@@ -211,6 +221,7 @@ static const vc_backend_ops checked_ops = {
     .fill = ck_fill,
     .gemm = ck_gemm,
     .linear = ck_linear,
+    .linear_strided = ck_linear_strided,
     .conv2d = ck_conv2d,
     .conv_temporal = ck_conv_temporal,
     .group_norm = ck_group_norm,

@@ -1,9 +1,12 @@
 /* unet.c - the 3-D UNet forward (spec §5) on the backend vtable.
  *
  * Layout: the whole network runs on folded activations [(B T), C, h, w]
- * (row n = b*T + t, spec conventions); temporal modules permute to
- * [B, C, T, h*w] (GroupNorm over all frames) or to per-pixel token sequences
- * [(B h w), T, C] and back (§5.12).
+ * (row n = b*T + t, spec conventions). The joint-over-frames GroupNorm and the
+ * temporal convolution take the folded video as it is (group_norm's frames,
+ * conv_temporal's [B,T,C,S]); the transformers' proj_in/proj_out read and
+ * write the frames across the transposition to token rows [(N h w), C] or
+ * per-pixel sequences [(B h w), T, C] (linear_strided, §5.12), so only the
+ * network's input and output are permuted.
  *
  * Memory: one forward takes, from the backend arena, the skip tensors plus two
  * ping-pong buffers for the decoder path (allocated once at the bottom), and
@@ -123,13 +126,6 @@ static void conv(run *r, const float *x, int32_t n, int32_t ci, int32_t h, int32
         .residual = res, .y = y,
     };
     r->op->conv2d(r->be, &a);
-}
-
-static void perm3(run *r, const float *x, float *y, int64_t d0, int64_t d1, int64_t d2, int p0, int p1, int p2)
-{
-    const int64_t shape[3] = {d0, d1, d2};
-    const int32_t perm[3] = {p0, p1, p2};
-    r->op->permute(r->be, x, y, 3, shape, perm);
 }
 
 static void perm4(run *r, const float *x, float *y, int64_t d0, int64_t d1, int64_t d2, int64_t d3, int p0,
@@ -424,17 +420,25 @@ static void spatial_tf(run *r, const char *p, const float *x, int32_t C, int64_t
     float *g = buf(r, rows * C), *tok = buf(r, rows * C);
     if (!r->st) {
         gn(r, x, g, N, 1, C, S, gw, gb, 1e-6f, false); /* nn.GroupNorm eps 1e-6, per frame (§5.10) */
-        perm3(r, g, tok, N, C, S, 0, 2, 1);          /* [N,S,C]: token = row*ww + col */
-        /* use_linear false would use 1x1 convs: the same arithmetic */
-        lin(r, tok, rows, C, pi, pib, C, NULL, g);
+        /* proj_in reads each normed frame [C,S] as S token rows: tok [N,S,C],
+         * token = row*ww + col (use_linear false would use 1x1 convs: the same
+         * arithmetic) */
+        const vc_linear_args in = {
+            .x = g, .x_batch = (int64_t)C * S, .x_row = 1, .x_col = S, .w = pi, .bias = pib, .in = C, .out = C,
+            .rows = S, .batch = (int32_t)N, .y = tok, .y_batch = (int64_t)S * C, .y_row = C, .y_col = 1,
+        };
+        r->op->linear_strided(r->be, &in);
         char bp[256];
         for (int32_t i = 0; i < r->u->transformer_depth && !r->st; i++) {
             snprintf(bp, sizeof bp, "%s.transformer_blocks.%d", p, i);
-            basic_block(r, bp, g, rows, C, C / d, d, (int32_t)N, (int32_t)S, true);
+            basic_block(r, bp, tok, rows, C, C / d, d, (int32_t)N, (int32_t)S, true);
         }
-        lin(r, g, rows, C, po, pob, C, NULL, tok);
-        perm3(r, tok, out, N, S, C, 0, 2, 1);
-        r->op->add(r->be, out, x, out, rows * C);
+        /* proj_out writes the frames back channel-major, plus the block input */
+        const vc_linear_args o = {
+            .x = tok, .x_batch = (int64_t)S * C, .x_row = C, .x_col = 1, .w = po, .bias = pob, .in = C, .out = C,
+            .rows = S, .batch = (int32_t)N, .residual = x, .y = out, .y_batch = (int64_t)C * S, .y_row = 1, .y_col = S,
+        };
+        r->op->linear_strided(r->be, &o);
     }
     vc_arena_release(r->be, mark);
 }
@@ -451,19 +455,34 @@ static void temporal_tf(run *r, const char *p, const float *x, int32_t C, int32_
     const float *gw = wt(r, C, "%s.norm.weight", p), *gb = wt(r, C, "%s.norm.bias", p);
     const float *pi = wt(r, (int64_t)Ci * C, "%s.proj_in.weight", p), *pib = wt(r, Ci, "%s.proj_in.bias", p);
     const float *po = wt(r, (int64_t)C * Ci, "%s.proj_out.weight", p), *pob = wt(r, C, "%s.proj_out.bias", p);
-    float *un = buf(r, rows * C), *tok = buf(r, rows * C), *a = buf(r, rows * Ci);
+    float *un = buf(r, rows * C), *a = buf(r, rows * Ci);
     if (!r->st) {
         gn(r, x, un, B, T, C, S, gw, gb, 1e-6f, false); /* all frames (§5.10), on the folded video */
-        perm4(r, un, tok, B, T, C, S, 0, 3, 1, 2);      /* [(B S), T, C] */
-        lin(r, tok, rows, C, pi, pib, Ci, NULL, a);
+        /* per video: proj_in reads frame t's [C,S] as S token rows and writes
+         * rows (s, t) of the sequences [(B S), T, Ci]; proj_out the reverse,
+         * plus the block input: no permutes */
+        const int64_t vid_x = (int64_t)T * C * S, vid_a = (int64_t)S * T * Ci;
+        for (int32_t b = 0; b < B; b++) {
+            const vc_linear_args in = {
+                .x = un + b * vid_x, .x_batch = (int64_t)C * S, .x_row = 1, .x_col = S, .w = pi, .bias = pib,
+                .in = C, .out = Ci, .rows = S, .batch = T, .y = a + b * vid_a, .y_batch = Ci,
+                .y_row = (int64_t)T * Ci, .y_col = 1,
+            };
+            r->op->linear_strided(r->be, &in);
+        }
         char bp[256];
         for (int32_t i = 0; i < depth && !r->st; i++) {
             snprintf(bp, sizeof bp, "%s.transformer_blocks.%d", p, i);
             basic_block(r, bp, a, rows, Ci, heads, d, (int32_t)(B * S), T, false);
         }
-        lin(r, a, rows, Ci, po, pob, C, NULL, tok);
-        perm4(r, tok, out, B, S, T, C, 0, 2, 3, 1);             /* fold [B,T,C,S] */
-        r->op->add(r->be, out, x, out, rows * C);
+        for (int32_t b = 0; b < B; b++) {
+            const vc_linear_args o = {
+                .x = a + b * vid_a, .x_batch = Ci, .x_row = (int64_t)T * Ci, .x_col = 1, .w = po, .bias = pob,
+                .in = Ci, .out = C, .rows = S, .batch = T, .residual = x + b * vid_x, .y = out + b * vid_x,
+                .y_batch = (int64_t)C * S, .y_row = 1, .y_col = S,
+            };
+            r->op->linear_strided(r->be, &o);
+        }
     }
     vc_arena_release(r->be, mark);
 }
@@ -620,8 +639,8 @@ uint64_t vc_unet_estimate_bytes(const vc_unet_config *u, int32_t B, int32_t T, i
 
 static vc_status check_ops(vc_context *ctx, const vc_backend_ops *o)
 {
-    const char *missing = !o->linear ? "linear" : !o->conv2d ? "conv2d" : !o->conv_temporal ? "conv_temporal"
-                          : !o->group_norm ? "group_norm" : !o->layer_norm ? "layer_norm"
+    const char *missing = !o->linear ? "linear" : !o->linear_strided ? "linear_strided" : !o->conv2d ? "conv2d"
+                          : !o->conv_temporal ? "conv_temporal" : !o->group_norm ? "group_norm" : !o->layer_norm ? "layer_norm"
                           : !o->attention ? "attention" : !o->silu ? "silu" : !o->geglu ? "geglu"
                           : !o->add ? "add" : !o->add_channel ? "add_channel" : !o->permute ? "permute"
                           : !o->upsample_nearest2x ? "upsample_nearest2x"

@@ -8,6 +8,7 @@
 
 #include "backend/backend.h"
 #include "../rel_err.h"
+#include "../linear_layouts.h"
 
 static uint64_t rng_state = 88172645463325252ull;
 static float frand(void)
@@ -77,6 +78,36 @@ static void check_linear(pair *p, int64_t rows, int in, int out)
     p->gpu->ops->free(p->gpu, dx);
     p->gpu->ops->free(p->gpu, dy);
     free(x); free(w); free(b); free(y);
+}
+
+/* a transformer's entry or exit (kind: test/linear_layouts.h); norm_first: the
+ * input is a group norm's output, as at the entries (fp16 mode: its half copy) */
+static void check_linear_strided(pair *p, int kind, int batch, int64_t rows, int in, int out, bool residual,
+                                 bool norm_first)
+{
+    vc_linear_args a = strided_layout(kind, batch, rows, in, out);
+    const int64_t nx = (int64_t)batch * rows * in, ny = (int64_t)batch * rows * out;
+    float *x = host_rand(nx), *w = host_rand((int64_t)out * in), *b = host_rand(out), *y = host_rand(ny);
+    float *gam = host_rand(in), *bet = host_rand(in), *xn = malloc((size_t)nx * 4);
+    float *dx = dev_copy(p->gpu, x, nx), *dy = dev_copy(p->gpu, y, ny);
+    const float *src = x, *dsrc = dx;
+    if (norm_first) { /* channel-major frames [batch][in][rows] */
+        p->cpu->ops->group_norm(p->cpu, x, xn, batch, 1, in, rows, 32, gam, bet, 1e-6f, false);
+        p->gpu->ops->group_norm(p->gpu, dx, dx, batch, 1, in, rows, 32, gam, bet, 1e-6f, false);
+        src = xn;
+    }
+    a.w = w, a.bias = b;
+    a.x = src, a.residual = residual ? y : NULL, a.y = y;
+    p->cpu->ops->linear_strided(p->cpu, &a);
+    a.x = dsrc, a.residual = residual ? dy : NULL, a.y = dy;
+    p->gpu->ops->linear_strided(p->gpu, &a);
+    char name[112];
+    snprintf(name, sizeof name, "%slinear_strided layout %d %dx%lldx%d->%d%s", norm_first ? "group_norm, " : "", kind,
+             batch, (long long)rows, in, out, residual ? " +res(=y)" : "");
+    compare(name, p->gpu, dy, y, ny, g_tol);
+    p->gpu->ops->free(p->gpu, dx);
+    p->gpu->ops->free(p->gpu, dy);
+    free(x); free(w); free(b); free(y); free(gam); free(bet); free(xn);
 }
 
 /* fp16 mode converts an input to half once for consecutive linear layers:
@@ -463,6 +494,10 @@ static void run_small_checks(pair *p)
     check_feed_forward(p, 70, 32, 48, true);
     check_linear_reuse(p, 50, 40, 24);
     check_norm_consumers(p, 2, 64, 7, 9);
+    check_linear_strided(p, 0, 3, 37, 64, 48, false, true);
+    check_linear_strided(p, 1, 3, 37, 48, 64, true, false);
+    check_linear_strided(p, 2, 5, 13, 64, 32, false, false);
+    check_linear_strided(p, 3, 5, 13, 32, 64, true, false);
     check_feed_forward(p, 33, 16, 40, false);
     run_conv_checks(p);
     check_group_norm(p, 3, 1, 64, 300, true);
@@ -489,6 +524,10 @@ static void run_checks(pair *p)
     check_feed_forward(p, 6553, 320, 1280, true); /* one chunk of the UNet's top level */
     check_linear_reuse(p, 2560, 320, 320);
     check_norm_consumers(p, 16, 320, 40, 64);
+    check_linear_strided(p, 0, 32, 2560, 320, 320, false, true); /* spatial transformer, top level */
+    check_linear_strided(p, 1, 32, 2560, 320, 320, true, false);
+    check_linear_strided(p, 2, 16, 2560, 320, 320, false, false); /* temporal, one video */
+    check_linear_strided(p, 3, 16, 2560, 320, 320, true, false);
     check_feed_forward(p, 640, 1280, 5120, false);
     run_conv_checks(p);
     check_group_norm(p, 16, 1, 320, 2560, true);

@@ -67,6 +67,7 @@ static const vc_backend_ops cpu_ops = {
     .gemm = cpu_gemm,
     .linear = cpu_linear,
     .conv2d = cpu_conv2d,
+    .linear_strided = cpu_linear_strided,
     .conv_temporal = cpu_conv_temporal,
     .group_norm = cpu_group_norm,
     .layer_norm = cpu_layer_norm,

@@ -49,6 +49,7 @@ static inline cpu_impl *cpu_of(vc_backend *be) { return (cpu_impl *)be->impl; }
 VC_HIDDEN void cpu_gemm(vc_backend *be, const vc_gemm_args *a);
 VC_HIDDEN void cpu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w,
                           const float *bias, int32_t out, const float *residual, float *y);
+VC_HIDDEN void cpu_linear_strided(vc_backend *be, const vc_linear_args *a);
 VC_HIDDEN void cpu_conv2d(vc_backend *be, const vc_conv2d_args *a);
 VC_HIDDEN void cpu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
                                  const float *w, const float *bias, int32_t co, int32_t kt,

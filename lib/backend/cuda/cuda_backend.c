@@ -401,6 +401,47 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
     wrote(be, y, rows * out);
 }
 
+/* vc_linear_args: one batched GEMM over the items, X read through its strides
+ * (transposed where its rows are the unit-stride axis), Y written as token
+ * rows (Y = X W^T) or channel-major (Y^T = W X^T); bias over the dense y. */
+static void cu_linear_strided(vc_backend *be, const vc_linear_args *a)
+{
+    enter_keeping_half(be, "linear_strided");
+    cuda_impl *c = impl_of(be);
+    if (a->rows <= 0 || a->out <= 0 || a->batch <= 0) return;
+    const bool x_rows_major = a->x_col == 1, tokens = a->y_col == 1;
+    const int64_t ldx = x_rows_major ? a->x_row : a->x_col, total = (int64_t)a->batch * a->rows * a->out;
+    const int64_t x_span = (a->batch - 1) * a->x_batch + (a->rows - 1) * a->x_row + (int64_t)(a->in - 1) * a->x_col + 1;
+    if (a->rows > 0x7fffffff || ldx > 0x7fffffff || (tokens ? a->y_row : a->y_col) > 0x7fffffff) {
+        note_cuda(be, cudaErrorInvalidValue, "linear size");
+        return;
+    }
+    const float *db = dev_in(be, a->bias, FBYTES(a->out));
+    if (a->bias && !db) return;
+    const void *w, *x;
+    if (c->fast16) {
+        w = weight_half(be, a->w, (int64_t)a->out * a->in);
+        x = act_half(be, a->x, x_span);
+    } else {
+        w = dev_in(be, a->w, FBYTES((int64_t)a->out * a->in));
+        x = a->x;
+    }
+    if (!w || !x) return;
+    if (a->residual && a->residual != a->y) cu_copy(be, a->y, a->residual, FBYTES(total));
+    const float beta = a->residual ? 1.0f : 0.0f;
+    if (tokens)
+        gemm_rm(be, c->fast16, !x_rows_major, true, (int)a->rows, a->out, a->in, 1.0f, x, ldx, a->x_batch, w, a->in,
+                0, beta, a->y, a->y_row, a->y_batch, a->batch);
+    else
+        gemm_rm(be, c->fast16, false, x_rows_major, a->out, (int)a->rows, a->in, 1.0f, w, a->in, 0, x, ldx,
+                a->x_batch, beta, a->y, a->y_col, a->y_batch, a->batch);
+    if (db)
+        note_cuda(be, tokens ? vck_bias_residual(c->stream, a->y, db, NULL, total / a->out, a->out, 1)
+                             : vck_bias_residual(c->stream, a->y, db, NULL, a->batch, a->out, a->rows),
+                  "bias");
+    wrote(be, a->y, total);
+}
+
 #define COLS_BUDGET ((size_t)1 << 30)   /* im2col bytes per batched GEMM; half conv buffers */
 #define CONV_WS_CAP ((size_t)256 << 20) /* largest cuDNN workspace accepted */
 
@@ -819,6 +860,7 @@ static const vc_backend_ops cuda_ops = {
     .gemm = cu_gemm,
     .linear = cu_linear,
     .conv2d = cu_conv2d,
+    .linear_strided = cu_linear_strided,
     .conv_temporal = cu_conv_temporal,
     .group_norm = cu_group_norm,
     .layer_norm = cu_layer_norm,
