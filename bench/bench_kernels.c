@@ -97,7 +97,14 @@ static void mb_fn(void *arg)
 {
     mb_run *r = arg;
     switch (r->op) {
-    case 0: be->ops->group_norm(be, r->x, r->y, (int32_t)r->rows, 1, r->C, r->S, r->G, r->g, r->b, 1e-5f, true); break;
+    case 0: {
+        const vc_group_norm_args a = {
+            .x = r->x, .y = r->y, .n = (int32_t)r->rows, .frames = 1, .C = r->C, .G = r->G, .S = r->S, .gamma = r->g,
+            .beta = r->b, .eps = 1e-5f, .silu = true,
+        };
+        be->ops->group_norm(be, &a);
+        break;
+    }
     case 1: be->ops->layer_norm(be, r->x, r->y, r->rows, r->D, r->g, r->b, 1e-5f); break;
     case 2: be->ops->geglu(be, r->x, r->y, r->rows, r->D); break;
     case 3: be->ops->silu(be, r->x, r->y, r->n); break;

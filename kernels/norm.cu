@@ -64,22 +64,33 @@ __device__ void for_slice(const group_slice &s, F f)
     }
 }
 
+// ib: the group's input biases [cg] (added to x in float on the way in, as a
+// separate pass would have), or NULL
 template <typename I>
-__global__ void group_stats_k(const float *x, int frames, int C, int64_t S, int G, double *work)
+__device__ float biased(const float *xs, int64_t run, I i, const float *ib, int64_t S)
+{
+    const float v = xs[run + i];
+    return ib ? v + ib[i / (I)S] : v;
+}
+
+template <typename I>
+__global__ void group_stats_k(const float *x, int frames, int C, int64_t S, int G, const float *in_bias,
+                              int bias_group, double *work)
 {
     __shared__ double smem[32];
     const int n = blockIdx.y, g = blockIdx.x, part = blockIdx.z, parts = gridDim.z;
     const int cg = C / G;
     const float *xs = x + ((int64_t)n * frames * C + (int64_t)g * cg) * S;
+    const float *ib = in_bias ? in_bias + (int64_t)(n / bias_group) * C + (int64_t)g * cg : nullptr;
     const group_slice sl = slice_of(frames, C, S, G, parts, part);
     double sum = 0;
-    for_slice<I>(sl, [&](int64_t run, I i) { sum += xs[run + i]; });
+    for_slice<I>(sl, [&](int64_t run, I i) { sum += biased<I>(xs, run, i, ib, S); });
     const double cnt = (double)(sl.e - sl.b);
     const double tot = block_sum(sum, smem); // every thread of the block calls it
     const double mean = cnt > 0 ? tot / cnt : 0.0;
     double sq = 0;
     for_slice<I>(sl, [&](int64_t run, I i) {
-        double d = xs[run + i] - mean;
+        double d = biased<I>(xs, run, i, ib, S) - mean;
         sq += d * d;
     });
     const double m2 = block_sum(sq, smem);
@@ -90,8 +101,9 @@ __global__ void group_stats_k(const float *x, int frames, int C, int64_t S, int 
 }
 
 template <typename I>
-__global__ void group_apply_k(const float *x, float *y, int frames, int C, int64_t S, int G, const double *work,
-                              const float *gamma, const float *beta, float eps, bool silu, __half *y16)
+__global__ void group_apply_k(const float *x, float *y, int frames, int C, int64_t S, int G, const float *in_bias,
+                              int bias_group, const double *work, const float *gamma, const float *beta, float eps,
+                              bool silu, __half *y16)
 {
     const int n = blockIdx.y, g = blockIdx.x, part = blockIdx.z, parts = gridDim.z;
     const double *w = work + 3 * (((int64_t)n * G + g) * parts);
@@ -108,11 +120,13 @@ __global__ void group_apply_k(const float *x, float *y, int frames, int C, int64
     const float fmean = (float)mean, rstd = (float)(1.0 / sqrt(var + (double)eps));
     const int cg = C / G;
     const int64_t off = ((int64_t)n * frames * C + (int64_t)g * cg) * S;
+    const float *ib = in_bias ? in_bias + (int64_t)(n / bias_group) * C : nullptr;
     const group_slice sl = slice_of(frames, C, S, G, parts, part);
     for_slice<I>(sl, [&](int64_t run, I i) {
         const int c = g * cg + (int)(i / (I)S);
         const int64_t at = off + run + i;
-        float v = (x[at] - fmean) * rstd * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
+        const float xv = ib ? x[at] + ib[c] : x[at];
+        float v = (xv - fmean) * rstd * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
         if (silu) v = v / (1.0f + expf(-v));
         y[at] = v;
         if (y16) y16[at] = __float2half_rn(v); // the next convolution's operand (fp16 mode)
@@ -158,20 +172,22 @@ int vck_group_norm_parts(int n, int frames, int C, int64_t S, int G)
     return (int)(parts > 1024 ? 1024 : parts);
 }
 
-int vck_group_norm(vck_stream s, const float *x, float *y, int n, int frames, int C, int64_t S, int G,
-                   const float *gamma, const float *beta, float eps, bool silu, double *work, void *y16)
+int vck_group_norm(vck_stream s, const vck_group_norm_args *a)
 {
-    if (n <= 0 || frames <= 0 || G <= 0 || C / G <= 0 || S <= 0) return 0;
+    const int n = a->n, frames = a->frames, C = a->C, G = a->G;
+    const int64_t S = a->S;
+    if (n <= 0 || frames <= 0 || G <= 0 || C / G <= 0 || S <= 0 || (a->in_bias && a->bias_group <= 0)) return 0;
     dim3 grid((unsigned)G, (unsigned)n, (unsigned)vck_group_norm_parts(n, frames, C, S, G));
     cudaStream_t st = (cudaStream_t)s;
+    __half *y16 = (__half *)a->y16;
     if ((int64_t)(C / G) * S <= 0x7fffffff) {
-        group_stats_k<uint32_t><<<grid, kThreads, 0, st>>>(x, frames, C, S, G, work);
-        group_apply_k<uint32_t><<<grid, kThreads, 0, st>>>(x, y, frames, C, S, G, work, gamma, beta, eps, silu,
-                                                           (__half *)y16);
+        group_stats_k<uint32_t><<<grid, kThreads, 0, st>>>(a->x, frames, C, S, G, a->in_bias, a->bias_group, a->work);
+        group_apply_k<uint32_t><<<grid, kThreads, 0, st>>>(a->x, a->y, frames, C, S, G, a->in_bias, a->bias_group,
+                                                           a->work, a->gamma, a->beta, a->eps, a->silu, y16);
     } else {
-        group_stats_k<int64_t><<<grid, kThreads, 0, st>>>(x, frames, C, S, G, work);
-        group_apply_k<int64_t><<<grid, kThreads, 0, st>>>(x, y, frames, C, S, G, work, gamma, beta, eps, silu,
-                                                          (__half *)y16);
+        group_stats_k<int64_t><<<grid, kThreads, 0, st>>>(a->x, frames, C, S, G, a->in_bias, a->bias_group, a->work);
+        group_apply_k<int64_t><<<grid, kThreads, 0, st>>>(a->x, a->y, frames, C, S, G, a->in_bias, a->bias_group,
+                                                          a->work, a->gamma, a->beta, a->eps, a->silu, y16);
     }
     return (int)cudaGetLastError();
 }

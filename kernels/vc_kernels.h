@@ -42,13 +42,25 @@ int vck_bias_residual(vck_stream s, float *y, const float *bias, const float *re
 int vck_half_bias_residual(vck_stream s, float *y, const void *h, const float *bias, const float *residual, int64_t n,
                            int C, int64_t S);
 /* GroupNorm (+ SiLU) of x [n, frames, C, S], statistics per (n, group) over
- * frames x C/G x S; work holds 3 * n * G * vck_group_norm_parts(n, frames, C, S, G)
- * doubles. gamma, beta may be NULL (1 and 0). y may alias x. The norms also
- * write y as IEEE half into y16 when it is not NULL (fp16 mode: the next
- * layer's operand). */
+ * frames x C/G x S, after adding in_bias[(n / bias_group) * C + c] when
+ * in_bias is not NULL; work holds 3 * n * G * vck_group_norm_parts(n,
+ * frames, C, S, G) doubles. gamma, beta may be NULL (1 and 0). y may alias x.
+ * The norms also write y as IEEE half into y16 when it is not NULL (fp16
+ * mode: the next layer's operand). */
+typedef struct vck_group_norm_args {
+    const float *x;
+    float *y;
+    int n, frames, C, G;
+    int64_t S;
+    const float *gamma, *beta, *in_bias;
+    int bias_group;
+    float eps;
+    bool silu;
+    double *work;
+    void *y16;
+} vck_group_norm_args;
 int vck_group_norm_parts(int n, int frames, int C, int64_t S, int G);
-int vck_group_norm(vck_stream s, const float *x, float *y, int n, int frames, int C, int64_t S, int G,
-                   const float *gamma, const float *beta, float eps, bool silu, double *work, void *y16);
+int vck_group_norm(vck_stream s, const vck_group_norm_args *a);
 int vck_layer_norm(vck_stream s, const float *x, float *y, int64_t rows, int D, const float *gamma,
                    const float *beta, float eps, void *y16);
 

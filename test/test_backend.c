@@ -356,52 +356,62 @@ static void test_conv_temporal(void **state)
 static void test_group_norm(void **state)
 {
     (void)state;
-    /* frames > 1: folded videos [n, frames, C, S], statistics over all frames */
-    struct { int n, F, C, G; int64_t S; bool silu, inplace, affine; float off; } cs[] = {
-        {2, 1, 8, 4, 13, false, false, true, 0.0f},   {1, 1, 64, 32, 101, true, true, true, 3.0f},
-        {3, 1, 6, 3, 1, true, false, false, 0.0f},    {1, 1, 32, 32, 5000, false, true, true, 100.0f},
-        {2, 1, 96, 32, 257, true, false, true, -0.5f}, {2, 5, 64, 32, 37, true, false, true, 1.0f},
-        {1, 16, 32, 32, 40, false, true, true, 50.0f}, {3, 2, 6, 3, 1, true, true, false, 0.0f},
+    /* frames > 1: folded videos [n, frames, C, S], statistics over all frames;
+     * bias_group > 0: an input bias in_bias[(i / bias_group) * C + c] */
+    struct { int n, F, C, G; int64_t S; bool silu, inplace, affine; float off; int bias_group; } cs[] = {
+        {2, 1, 8, 4, 13, false, false, true, 0.0f, 0},   {1, 1, 64, 32, 101, true, true, true, 3.0f, 0},
+        {3, 1, 6, 3, 1, true, false, false, 0.0f, 0},    {1, 1, 32, 32, 5000, false, true, true, 100.0f, 0},
+        {2, 1, 96, 32, 257, true, false, true, -0.5f, 0}, {2, 5, 64, 32, 37, true, false, true, 1.0f, 0},
+        {1, 16, 32, 32, 40, false, true, true, 50.0f, 0}, {3, 2, 6, 3, 1, true, true, false, 0.0f, 0},
+        {6, 1, 64, 32, 45, true, true, true, 0.0f, 3},   {2, 4, 32, 16, 23, true, false, true, 2.0f, 2},
+        {4, 1, 6, 3, 9, false, false, false, 0.0f, 1},
     };
     for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
-        int n = cs[c].n, F = cs[c].F, C = cs[c].C, G = cs[c].G;
+        int n = cs[c].n, F = cs[c].F, C = cs[c].C, G = cs[c].G, bg = cs[c].bias_group;
         int64_t S = cs[c].S, N = (int64_t)n * F * C * S, cpg = C / G;
         float *x = rnd(N, 2, cs[c].off);
         float *ga = cs[c].affine ? rnd(C, 1, 1) : NULL, *be = cs[c].affine ? rnd(C, 1, 0) : NULL;
+        float *ib = bg ? rnd((int64_t)(n + bg - 1) / bg * C, 3, 0) : NULL;
         double *ref = dalloc(N);
         for (int i = 0; i < n; i++)
             for (int g = 0; g < G; g++) {
-                /* element k of frame f of the group: x[((i F + f) C + g cpg) S + k] */
+                /* element k of frame f of the group: x[((i F + f) C + g cpg) S + k], plus its input bias */
 #define GN_AT(f, k) ((((int64_t)i * F + (f)) * C + g * cpg) * S + (k))
+#define GN_X(f, k) ((double)(ib ? x[GN_AT(f, k)] + ib[(i / bg) * C + g * cpg + (k) / S] : x[GN_AT(f, k)]))
                 double m = 0, v = 0;
                 for (int f = 0; f < F; f++)
-                    for (int64_t k = 0; k < cpg * S; k++) m += x[GN_AT(f, k)];
+                    for (int64_t k = 0; k < cpg * S; k++) m += GN_X(f, k);
                 m /= (double)(cpg * S * F);
                 for (int f = 0; f < F; f++)
-                    for (int64_t k = 0; k < cpg * S; k++) v += (x[GN_AT(f, k)] - m) * (x[GN_AT(f, k)] - m);
+                    for (int64_t k = 0; k < cpg * S; k++) v += (GN_X(f, k) - m) * (GN_X(f, k) - m);
                 v /= (double)(cpg * S * F);
                 for (int f = 0; f < F; f++)
                     for (int64_t cc = 0; cc < cpg; cc++)
                         for (int64_t s = 0; s < S; s++) {
                             int64_t ch = g * cpg + cc, k = cc * S + s;
-                            double yv = (x[GN_AT(f, k)] - m) / sqrt(v + 1e-5) * (ga ? ga[ch] : 1) + (be ? be[ch] : 0);
+                            double yv = (GN_X(f, k) - m) / sqrt(v + 1e-5) * (ga ? ga[ch] : 1) + (be ? be[ch] : 0);
                             if (cs[c].silu) yv = yv / (1 + exp(-yv));
                             ref[GN_AT(f, k)] = yv;
                         }
+#undef GN_X
 #undef GN_AT
             }
         float *first = NULL;
         for (int t = 0; t <= NB; t++) {
             float *y = cs[c].inplace ? dup(x, N) : rnd(N, 1, 0);
-            g_be[t]->ops->group_norm(g_be[t], cs[c].inplace ? y : x, y, n, F, C, S, G, ga, be, 1e-5f, cs[c].silu);
+            const vc_group_norm_args a = {
+                .x = cs[c].inplace ? y : x, .y = y, .n = n, .frames = F, .C = C, .G = G, .S = S, .gamma = ga,
+                .beta = be, .eps = 1e-5f, .silu = cs[c].silu, .in_bias = ib, .bias_group = bg,
+            };
+            g_be[t]->ops->group_norm(g_be[t], &a);
             if (t == NB) {
                 check("  (portable kernels)", 0, y, ref, N, TOL);
                 free(y);
                 continue;
             }
-            char what[112];
-            snprintf(what, sizeof what, "group_norm n%d frames %d C%d G%d S%lld silu %d inplace %d mean %g", n, F, C,
-                     G, (long long)S, cs[c].silu, cs[c].inplace, cs[c].off);
+            char what[128];
+            snprintf(what, sizeof what, "group_norm n%d frames %d C%d G%d S%lld silu %d inplace %d mean %g bias/%d", n,
+                     F, C, G, (long long)S, cs[c].silu, cs[c].inplace, cs[c].off, bg);
             check(what, t, y, ref, N, TOL);
             if (t == 0) first = y;
             else {
@@ -409,6 +419,7 @@ static void test_group_norm(void **state)
                 free(y);
             }
         }
+        free(ib);
         free(first), free(x), free(ga), free(be), free(ref);
     }
 }

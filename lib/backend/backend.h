@@ -26,6 +26,25 @@ typedef struct vc_gemm_args {
     float *c;       int64_t ldc, stride_c;
 } vc_gemm_args;
 
+/* GroupNorm over x [n, frames, C, S]: statistics per (n, group) over frames x
+ * C/G channels x S positions, biased variance; optional SiLU after the
+ * affine. frames 1: per image; > 1: jointly over a folded video's frames
+ * (§5.10) without unfolding it. in_bias (may be NULL) is added to x on the way
+ * in, x itself unchanged: sample i adds in_bias[(i / bias_group) * C + c] (the
+ * bias of the convolution before, left to the norm, and per video the
+ * ResBlock's time embedding, §5.4). y may alias x. */
+typedef struct vc_group_norm_args {
+    const float *x;
+    float *y;
+    int32_t n, frames, C, G;
+    int64_t S;
+    const float *gamma, *beta;              /* may be NULL: 1 and 0 */
+    float eps;
+    bool silu;
+    const float *in_bias;                   /* may be NULL */
+    int32_t bias_group;                     /* >= 1 when in_bias is set */
+} vc_group_norm_args;
+
 /* A linear layer across a transposition (the transformers' entry and exit,
  * §5.5, §5.7, without permuting the activations): for each of batch items,
  * Y = X W^T + bias (+ R) with X [rows, in], Y and R [rows, out], where
@@ -122,12 +141,7 @@ typedef struct vc_backend_ops {
                           const float *residual, float *y);
 
     /* normalisation */
-    /* GroupNorm over x [n, frames, C, S]: statistics per (n, group) over frames x
-     * C/G channels x S positions, biased variance; optional SiLU after the
-     * affine. frames 1: per image; > 1: jointly over a folded video's frames
-     * (§5.10) without unfolding it. y may alias x. */
-    void (*group_norm)(vc_backend *be, const float *x, float *y, int32_t n, int32_t frames, int32_t C, int64_t S,
-                       int32_t G, const float *gamma, const float *beta, float eps, bool silu);
+    void (*group_norm)(vc_backend *be, const vc_group_norm_args *a);
     /* LayerNorm over the last axis of x [rows, D]; y may alias x. */
     void (*layer_norm)(vc_backend *be, const float *x, float *y, int64_t rows, int32_t D,
                        const float *gamma, const float *beta, float eps);

@@ -118,10 +118,15 @@ static void ck_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t 
     OPS->conv_temporal(inner(be), D(x, "x"), B, ci, T, S, wgt(w), wgt(bias), co, kt, D(residual, "residual"),
                        D(y, "y"));
 }
-static void ck_group_norm(vc_backend *be, const float *x, float *y, int32_t n, int32_t frames, int32_t C, int64_t S,
-                          int32_t G, const float *gamma, const float *beta, float eps, bool silu)
+static void ck_group_norm(vc_backend *be, const vc_group_norm_args *a)
 {
-    OPS->group_norm(inner(be), D(x, "x"), D(y, "y"), n, frames, C, S, G, wgt(gamma), wgt(beta), eps, silu);
+    vc_group_norm_args g = *a;
+    g.x = D(a->x, "x");
+    g.y = D(a->y, "y");
+    g.gamma = wgt(a->gamma);
+    g.beta = wgt(a->beta);
+    g.in_bias = wgt(a->in_bias);
+    OPS->group_norm(inner(be), &g);
 }
 static void ck_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows, int32_t width, const float *gamma,
                           const float *beta, float eps)

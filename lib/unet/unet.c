@@ -114,7 +114,23 @@ static float *buf(run *r, int64_t n)
 static void gn(run *r, const float *x, float *y, int64_t n, int32_t frames, int32_t C, int64_t S, const float *g,
                const float *b, float eps, bool silu)
 {
-    r->op->group_norm(r->be, x, y, (int32_t)n, frames, C, S, GN_GROUPS, g, b, eps, silu);
+    const vc_group_norm_args a = {
+        .x = x, .y = y, .n = (int32_t)n, .frames = frames, .C = C, .G = GN_GROUPS, .S = S, .gamma = g, .beta = b,
+        .eps = eps, .silu = silu,
+    };
+    r->op->group_norm(r->be, &a);
+}
+
+/* The same with an input bias the producer left out: sample i adds
+ * in_bias[(i / bias_group) * C + c] before the statistics */
+static void gn_biased(run *r, const float *x, float *y, int64_t n, int32_t frames, int32_t C, int64_t S,
+                      const float *in_bias, int32_t bias_group, const float *g, const float *b, float eps, bool silu)
+{
+    const vc_group_norm_args a = {
+        .x = x, .y = y, .n = (int32_t)n, .frames = frames, .C = C, .G = GN_GROUPS, .S = S, .gamma = g, .beta = b,
+        .eps = eps, .silu = silu, .in_bias = in_bias, .bias_group = bias_group,
+    };
+    r->op->group_norm(r->be, &a);
 }
 
 static void conv(run *r, const float *x, int32_t n, int32_t ci, int32_t h, int32_t w, const float *wgt,
@@ -205,13 +221,14 @@ static void temporal_conv(run *r, const char *p, const float *x, int32_t C, int6
     float *y1 = buf(r, n), *y2 = buf(r, n);
     if (!r->st) {
         /* folded throughout: the norm and the convolution take the video's
-         * frames as [T,C,S] blocks, so nothing is unfolded */
-        const float *in = x;
+         * frames as [T,C,S] blocks, so nothing is unfolded. Convolutions 1-3
+         * leave their bias to the next norm, which adds it on the way in. */
         for (int k = 1; k <= 4; k++) {
             /* §5.4 quirk: 5-D GroupNorm, statistics over all frames */
-            gn(r, in, y1, B, T, C, S, g[k], b[k], 1e-5f, true);
-            r->op->conv_temporal(r->be, y1, B, C, T, S, w[k], c[k], C, 3, k == 4 ? x : NULL, k == 4 ? out : y2);
-            in = y2;
+            if (k == 1) gn(r, x, y1, B, T, C, S, g[k], b[k], 1e-5f, true);
+            else gn_biased(r, y2, y1, B, T, C, S, c[k - 1], B, g[k], b[k], 1e-5f, true);
+            r->op->conv_temporal(r->be, y1, B, C, T, S, w[k], k == 4 ? c[k] : NULL, C, 3, k == 4 ? x : NULL,
+                                 k == 4 ? out : y2);
         }
     }
     vc_arena_release(r->be, mark);
@@ -241,11 +258,12 @@ static void res_block(run *r, const char *p, const float *x, int32_t ci, int32_t
     float *h2 = r->u->temporal_conv ? buf(r, N * co * S) : NULL;
     if (!r->st) {
         gn(r, x, a, N, 1, ci, S, g1, b1, 1e-5f, true); /* GroupNormSpecific, per frame (§5.10) */
-        conv(r, a, (int32_t)N, ci, hh, ww, w1, c1, co, 3, 1, 1, NULL, h);
+        /* h = conv(a) + c1 + emb of the frame's video: the bias and the
+         * embedding go into the norm's input bias (e[b] + c1, per video) */
+        conv(r, a, (int32_t)N, ci, hh, ww, w1, NULL, co, 3, 1, 1, NULL, h);
         lin(r, r->emb_silu, r->B, r->E, we, be, co, NULL, e);
-        for (int32_t b = 0; b < r->B; b++) /* the embedding of video b, for its T frames */
-            r->op->add_channel(r->be, h + (int64_t)b * r->T * co * S, e + (int64_t)b * co, r->T, co, S, 0);
-        gn(r, h, h, N, 1, co, S, g2, b2, 1e-5f, true);
+        r->op->add_channel(r->be, e, c1, r->B, co, 1, 0);
+        gn_biased(r, h, h, N, 1, co, S, e, r->T, g2, b2, 1e-5f, true);
         const float *skip = x;
         if (sk) {
             conv(r, x, (int32_t)N, ci, hh, ww, ws, bs, co, 1, 1, 0, NULL, sk);

@@ -262,11 +262,7 @@ typedef struct vae_run {
  * so the exact working memory of a pass is known (and reserved as one block)
  * before the first kernel runs. */
 static void nop_conv2d(vc_backend *be, const vc_conv2d_args *a) { (void)be, (void)a; }
-static void nop_gn(vc_backend *be, const float *x, float *y, int32_t n, int32_t frames, int32_t C, int64_t S,
-                   int32_t G, const float *g, const float *b, float eps, bool silu)
-{
-    (void)be, (void)x, (void)y, (void)n, (void)frames, (void)C, (void)S, (void)G, (void)g, (void)b, (void)eps, (void)silu;
-}
+static void nop_gn(vc_backend *be, const vc_group_norm_args *a) { (void)be, (void)a; }
 static void nop_permute(vc_backend *be, const float *x, float *y, int32_t nd, const int64_t *sh, const int32_t *pm)
 {
     (void)be, (void)x, (void)y, (void)nd, (void)sh, (void)pm;
@@ -352,7 +348,11 @@ static void conv1(vae_run *r, const float *x, int32_t ci, int32_t h, int32_t w, 
 
 static void gn(vae_run *r, const float *x, float *y, int32_t C, int64_t S, const float *g, const float *b, bool silu)
 {
-    r->op->group_norm(r->be, x, y, r->n, 1, C, S, VAE_GROUPS, g, b, VAE_EPS, silu);
+    const vc_group_norm_args a = {
+        .x = x, .y = y, .n = r->n, .frames = 1, .C = C, .G = VAE_GROUPS, .S = S, .gamma = g, .beta = b,
+        .eps = VAE_EPS, .silu = silu,
+    };
+    r->op->group_norm(r->be, &a);
 }
 
 /* Copies count floats from src to dst where the ranges may overlap. */

@@ -80,6 +80,17 @@ static void check_linear(pair *p, int64_t rows, int in, int out)
     free(x); free(w); free(b); free(y);
 }
 
+/* group norm + optional SiLU of x [n, frames, C, S], 32 groups */
+static void gn(vc_backend *be, const float *x, float *y, int n, int frames, int C, int64_t S, const float *gam,
+               const float *bet, float eps, bool silu, const float *in_bias, int bias_group)
+{
+    const vc_group_norm_args a = {
+        .x = x, .y = y, .n = n, .frames = frames, .C = C, .G = 32, .S = S, .gamma = gam, .beta = bet, .eps = eps,
+        .silu = silu, .in_bias = in_bias, .bias_group = bias_group,
+    };
+    be->ops->group_norm(be, &a);
+}
+
 /* a transformer's entry or exit (kind: test/linear_layouts.h); norm_first: the
  * input is a group norm's output, as at the entries (fp16 mode: its half copy) */
 static void check_linear_strided(pair *p, int kind, int batch, int64_t rows, int in, int out, bool residual,
@@ -92,8 +103,8 @@ static void check_linear_strided(pair *p, int kind, int batch, int64_t rows, int
     float *dx = dev_copy(p->gpu, x, nx), *dy = dev_copy(p->gpu, y, ny);
     const float *src = x, *dsrc = dx;
     if (norm_first) { /* channel-major frames [batch][in][rows] */
-        p->cpu->ops->group_norm(p->cpu, x, xn, batch, 1, in, rows, 32, gam, bet, 1e-6f, false);
-        p->gpu->ops->group_norm(p->gpu, dx, dx, batch, 1, in, rows, 32, gam, bet, 1e-6f, false);
+        gn(p->cpu, x, xn, batch, 1, in, rows, gam, bet, 1e-6f, false, NULL, 0);
+        gn(p->gpu, dx, dx, batch, 1, in, rows, gam, bet, 1e-6f, false, NULL, 0);
         src = xn;
     }
     a.w = w, a.bias = b;
@@ -149,8 +160,8 @@ static void check_norm_consumers(pair *p, int n, int C, int h, int w)
     float *dy = p->gpu->ops->alloc(p->gpu, (size_t)nx * 4), *dyl = p->gpu->ops->alloc(p->gpu, (size_t)nx * 4);
     for (int rewrite = 0; rewrite < 2; rewrite++) {
         vc_conv2d_args a = {g, n, C, h, w, wc, bc, C, 3, 3, 1, 1, 1, 1, 1, NULL, y};
-        p->cpu->ops->group_norm(p->cpu, x, g, n, 1, C, S, 32, gam, bet, 1e-5f, true);
-        p->gpu->ops->group_norm(p->gpu, dx, dg, n, 1, C, S, 32, gam, bet, 1e-5f, true);
+        gn(p->cpu, x, g, n, 1, C, S, gam, bet, 1e-5f, true, NULL, 0);
+        gn(p->gpu, dx, dg, n, 1, C, S, gam, bet, 1e-5f, true, NULL, 0);
         if (rewrite) {
             p->cpu->ops->scale(p->cpu, g, -2.0f, g, nx);
             p->gpu->ops->scale(p->gpu, dg, -2.0f, dg, nx);
@@ -240,7 +251,7 @@ static void check_conv_temporal(pair *p, int B, int ci, int T, int64_t S, int co
 }
 
 /* The UNet's temporal convolution layer (§5.4): group norm + SiLU jointly over
- * a folded video's frames, then the convolution on its output (in fp16 mode
+ * a folded video's frames (adding the previous convolution's bias), then the convolution on its output (in fp16 mode
  * its half copy) with the block input as the residual, into a third buffer. */
 static void check_temporal_layer(pair *p, int B, int C, int T, int64_t S)
 {
@@ -249,9 +260,9 @@ static void check_temporal_layer(pair *p, int B, int C, int T, int64_t S)
     float *b = host_rand(C), *g = malloc((size_t)n * 4), *y = malloc((size_t)n * 4);
     float *dx = dev_copy(p->gpu, x, n), *dg = p->gpu->ops->alloc(p->gpu, (size_t)n * 4);
     float *dy = p->gpu->ops->alloc(p->gpu, (size_t)n * 4);
-    p->cpu->ops->group_norm(p->cpu, x, g, B, T, C, S, 32, gam, bet, 1e-5f, true);
+    gn(p->cpu, x, g, B, T, C, S, gam, bet, 1e-5f, true, b, B);
     p->cpu->ops->conv_temporal(p->cpu, g, B, C, T, S, w, b, C, 3, x, y);
-    p->gpu->ops->group_norm(p->gpu, dx, dg, B, T, C, S, 32, gam, bet, 1e-5f, true);
+    gn(p->gpu, dx, dg, B, T, C, S, gam, bet, 1e-5f, true, b, B);
     p->gpu->ops->conv_temporal(p->gpu, dg, B, C, T, S, w, b, C, 3, dx, dy);
     char name[96];
     snprintf(name, sizeof name, "group_norm over %d frames, conv_temporal on it, %dx%dx%lld", T, B, C, (long long)S);
@@ -289,19 +300,24 @@ static void run_conv_checks(pair *p)
     check_temporal_layer(p, 2, 320, 16, 2560);
 }
 
-/* x [n, frames, C, S], statistics over each sample's frames */
-static void check_group_norm(pair *p, int n, int frames, int C, int64_t S, bool silu)
+/* x [n, frames, C, S], statistics over each sample's frames; bias_group > 0:
+ * an input bias per (n / bias_group, channel) */
+static void check_group_norm(pair *p, int n, int frames, int C, int64_t S, bool silu, int bias_group)
 {
     int64_t nx = (int64_t)n * frames * C * S;
     float *x = host_rand(nx), *g = host_rand(C), *b = host_rand(C), *y = malloc((size_t)nx * 4);
-    p->cpu->ops->group_norm(p->cpu, x, y, n, frames, C, S, 32, g, b, 1e-5f, silu);
+    const int64_t nb = bias_group ? (int64_t)(n + bias_group - 1) / bias_group * C : 1;
+    float *ib = host_rand(nb), *dib = bias_group ? dev_copy(p->gpu, ib, nb) : NULL;
+    gn(p->cpu, x, y, n, frames, C, S, g, b, 1e-5f, silu, bias_group ? ib : NULL, bias_group);
     float *dx = dev_copy(p->gpu, x, nx);
-    p->gpu->ops->group_norm(p->gpu, dx, dx, n, frames, C, S, 32, g, b, 1e-5f, silu);
+    gn(p->gpu, dx, dx, n, frames, C, S, g, b, 1e-5f, silu, dib, bias_group); /* in place, device input bias */
     char name[96];
-    snprintf(name, sizeof name, "group_norm %dx%dx%dx%lld%s", n, frames, C, (long long)S, silu ? " +silu" : "");
+    snprintf(name, sizeof name, "group_norm %dx%dx%dx%lld%s%s", n, frames, C, (long long)S, silu ? " +silu" : "",
+             bias_group ? " +input bias" : "");
     compare(name, p->gpu, dx, y, nx, g_tol);
     p->gpu->ops->free(p->gpu, dx);
-    free(x); free(g); free(b); free(y);
+    if (dib) p->gpu->ops->free(p->gpu, dib);
+    free(x); free(g); free(b); free(y); free(ib);
 }
 
 enum { CAUSAL = 1, ACCUMULATE = 2 };
@@ -500,10 +516,12 @@ static void run_small_checks(pair *p)
     check_linear_strided(p, 3, 5, 13, 32, 64, true, false);
     check_feed_forward(p, 33, 16, 40, false);
     run_conv_checks(p);
-    check_group_norm(p, 3, 1, 64, 300, true);
-    check_group_norm(p, 1, 1, 64, 40000, false); /* several blocks per group */
-    check_group_norm(p, 2, 5, 64, 300, true);    /* folded videos */
-    check_group_norm(p, 1, 16, 64, 2500, false); /* blocks whose slices span frames */
+    check_group_norm(p, 3, 1, 64, 300, true, 0);
+    check_group_norm(p, 1, 1, 64, 40000, false, 0); /* several blocks per group */
+    check_group_norm(p, 2, 5, 64, 300, true, 0);    /* folded videos */
+    check_group_norm(p, 1, 16, 64, 2500, false, 0); /* blocks whose slices span frames */
+    check_group_norm(p, 6, 1, 64, 300, true, 3);    /* a ResBlock's conv bias + time embedding per video */
+    check_group_norm(p, 2, 16, 64, 2500, true, 2);  /* a temporal conv's bias */
     check_layer_norm(p, 70, 96);
     run_attention_checks(p);
     check_elementwise(p, 16);
@@ -530,8 +548,9 @@ static void run_checks(pair *p)
     check_linear_strided(p, 3, 16, 2560, 320, 320, true, false);
     check_feed_forward(p, 640, 1280, 5120, false);
     run_conv_checks(p);
-    check_group_norm(p, 16, 1, 320, 2560, true);
-    check_group_norm(p, 2, 16, 320, 2560, true); /* the UNet's joint-over-frames norm (§5.10) */
+    check_group_norm(p, 16, 1, 320, 2560, true, 0);
+    check_group_norm(p, 2, 16, 320, 2560, true, 2); /* the UNet's joint-over-frames norm (§5.10) */
+    check_group_norm(p, 32, 1, 320, 2560, true, 16); /* ResBlock: conv bias + embedding per video */
     check_layer_norm(p, 16 * 2560, 320);
     check_layer_norm(p, 77, 1024);
     run_attention_checks(p);

@@ -54,8 +54,7 @@ VC_HIDDEN void cpu_conv2d(vc_backend *be, const vc_conv2d_args *a);
 VC_HIDDEN void cpu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
                                  const float *w, const float *bias, int32_t co, int32_t kt,
                                  const float *residual, float *y);
-VC_HIDDEN void cpu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, int32_t frames, int32_t C,
-                              int64_t S, int32_t G, const float *gamma, const float *beta, float eps, bool silu);
+VC_HIDDEN void cpu_group_norm(vc_backend *be, const vc_group_norm_args *a);
 VC_HIDDEN void cpu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows, int32_t D,
                               const float *gamma, const float *beta, float eps);
 VC_HIDDEN void cpu_attention(vc_backend *be, const vc_attn_args *a);

@@ -645,18 +645,23 @@ static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t 
     wrote(be, y, (int64_t)B * T * y_frame);
 }
 
-static void cu_group_norm(vc_backend *be, const float *x, float *y, int32_t n, int32_t frames, int32_t C, int64_t S,
-                          int32_t G, const float *gamma, const float *beta, float eps, bool silu)
+static void cu_group_norm(vc_backend *be, const vc_group_norm_args *a)
 {
     enter(be, "group_norm");
-    const float *g = dev_in(be, gamma, FBYTES(C)), *b = dev_in(be, beta, FBYTES(C));
-    if ((gamma && !g) || (beta && !b)) return;
-    double *work = scratch(be, SCRATCH_NORM,
-                           sizeof(double) * 3 * (size_t)n * G * vck_group_norm_parts(n, frames, C, S, G));
+    const float *g = dev_in(be, a->gamma, FBYTES(a->C)), *b = dev_in(be, a->beta, FBYTES(a->C));
+    if ((a->gamma && !g) || (a->beta && !b)) return;
+    const int64_t bias_rows = a->in_bias && a->bias_group > 0 ? (a->n + a->bias_group - 1) / a->bias_group : 0;
+    const float *ib = dev_in(be, a->in_bias, FBYTES(bias_rows * a->C));
+    if (a->in_bias && !ib) return;
+    const size_t parts = (size_t)vck_group_norm_parts(a->n, a->frames, a->C, a->S, a->G);
+    double *work = scratch(be, SCRATCH_NORM, sizeof(double) * 3 * (size_t)a->n * a->G * parts);
     if (!work) return;
-    void *y16 = half_shadow(be, y, (int64_t)n * frames * C * S);
-    note_cuda(be, vck_group_norm(impl_of(be)->stream, x, y, n, frames, C, S, G, g, b, eps, silu, work, y16),
-              "group_norm");
+    const vck_group_norm_args k = {
+        .x = a->x, .y = a->y, .n = a->n, .frames = a->frames, .C = a->C, .G = a->G, .S = a->S, .gamma = g, .beta = b,
+        .in_bias = ib, .bias_group = a->bias_group, .eps = a->eps, .silu = a->silu, .work = work,
+        .y16 = half_shadow(be, a->y, (int64_t)a->n * a->frames * a->C * a->S),
+    };
+    note_cuda(be, vck_group_norm(impl_of(be)->stream, &k), "group_norm");
 }
 
 static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows, int32_t D, const float *gamma,
