@@ -386,8 +386,8 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
     cuda_impl *c = impl_of(be);
     const float *db = dev_in(be, bias, FBYTES(out));
     if (bias && !db) return;
-    if (residual && residual != y) cu_copy(be, y, residual, FBYTES(rows * out));
-    const float beta = residual ? 1.0f : 0.0f;
+    /* an aliased residual is accumulated onto by the GEMM; another one joins the bias pass */
+    const float beta = residual == y ? 1.0f : 0.0f, *after = residual != y ? residual : NULL;
     if (c->fast16) {
         const void *wh = weight_half(be, w, (int64_t)out * in), *xh = act_half(be, x, rows * in);
         if (!wh || !xh) return;
@@ -397,7 +397,7 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
         if (!dw) return;
         gemm_rm(be, false, false, true, (int)rows, out, in, 1.0f, x, in, 0, dw, in, 0, beta, y, out, 0, 1);
     }
-    if (db) note_cuda(be, vck_add_channel(c->stream, y, db, rows, out, 1, 0), "bias");
+    if (db || after) note_cuda(be, vck_bias_residual(c->stream, y, db, after, rows, out, 1), "bias");
     wrote(be, y, rows * out);
 }
 
@@ -427,17 +427,16 @@ static void cu_linear_strided(vc_backend *be, const vc_linear_args *a)
         x = a->x;
     }
     if (!w || !x) return;
-    if (a->residual && a->residual != a->y) cu_copy(be, a->y, a->residual, FBYTES(total));
-    const float beta = a->residual ? 1.0f : 0.0f;
+    const float beta = a->residual == a->y ? 1.0f : 0.0f, *after = a->residual != a->y ? a->residual : NULL;
     if (tokens)
         gemm_rm(be, c->fast16, !x_rows_major, true, (int)a->rows, a->out, a->in, 1.0f, x, ldx, a->x_batch, w, a->in,
                 0, beta, a->y, a->y_row, a->y_batch, a->batch);
     else
         gemm_rm(be, c->fast16, false, x_rows_major, a->out, (int)a->rows, a->in, 1.0f, w, a->in, 0, x, ldx,
                 a->x_batch, beta, a->y, a->y_col, a->y_batch, a->batch);
-    if (db)
-        note_cuda(be, tokens ? vck_bias_residual(c->stream, a->y, db, NULL, total / a->out, a->out, 1)
-                             : vck_bias_residual(c->stream, a->y, db, NULL, a->batch, a->out, a->rows),
+    if (db || after)
+        note_cuda(be, tokens ? vck_bias_residual(c->stream, a->y, db, after, total / a->out, a->out, 1)
+                             : vck_bias_residual(c->stream, a->y, db, after, a->batch, a->out, a->rows),
                   "bias");
     wrote(be, a->y, total);
 }
@@ -512,9 +511,9 @@ static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, 
     void *ws = ws_bytes ? scratch(be, SCRATCH_CONV_WS, ws_bytes) : NULL;
     if (ws_bytes && !ws) return true; /* noted */
     const int64_t P = (int64_t)oh * ow;
-    if (!h16) { /* y = conv + residual: cuDNN accumulates onto the residual (which may be y itself) */
-        if (a->residual && a->residual != a->y) cu_copy(be, a->y, a->residual, FBYTES((int64_t)a->n * out_img));
-        const float beta = a->residual ? 1.0f : 0.0f;
+    if (!h16) { /* cuDNN accumulates onto an aliased residual; another one joins the bias pass */
+        const float beta = a->residual == a->y ? 1.0f : 0.0f;
+        const float *after = a->residual != a->y ? a->residual : NULL;
         for (int64_t i0 = 0; i0 < a->n; i0 += per) {
             const vc_cudnn_shape *s = a->n - i0 < per ? &tail : &full;
             mark(be, "cudnn conv");
@@ -523,7 +522,7 @@ static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, 
             if (err && i0 == 0) return reject(c, s); /* nothing written yet: the fallback does it all */
             note_dnn(be, err);
         }
-        note_cuda(be, vck_bias_residual(c->stream, a->y, db, NULL, a->n, a->co, P), "conv bias");
+        note_cuda(be, vck_bias_residual(c->stream, a->y, db, after, a->n, a->co, P), "conv bias");
         return true;
     }
     /* fp16: half x and y (cuDNN wants one data type), widened with bias and residual in one pass */
@@ -558,9 +557,8 @@ static void conv2d_body(vc_backend *be, const vc_conv2d_args *a)
     if (conv_cudnn(be, a, dw, db, oh, ow)) return;
     const bool direct = a->kh == 1 && a->kw == 1 && a->stride == 1 && !a->pad_top && !a->pad_left &&
                         !a->pad_bottom && !a->pad_right;
-    /* y = conv + residual: the GEMM accumulates onto the residual (which may be y itself) */
-    if (a->residual && a->residual != a->y) cu_copy(be, a->y, a->residual, FBYTES((int64_t)a->n * a->co * P));
-    const float beta = a->residual ? 1.0f : 0.0f;
+    /* the GEMM accumulates onto an aliased residual; another one joins the bias pass */
+    const float beta = a->residual == a->y ? 1.0f : 0.0f, *after = a->residual != a->y ? a->residual : NULL;
     const size_t esz = h16 ? 2 : 4;
     /* 1x1: one batched GEMM over x itself; else im2col columns for per images at a time */
     int64_t per = direct ? a->n : (int64_t)(COLS_BUDGET / ((size_t)K * P * esz));
@@ -586,7 +584,7 @@ static void conv2d_body(vc_backend *be, const vc_conv2d_args *a)
         gemm_rm(be, h16, false, false, a->co, (int)P, (int)K, 1.0f, dw, K, 0, cols, P, K * P, beta,
                 a->y + i0 * a->co * P, P, a->co * P, (int)nb);
     }
-    note_cuda(be, vck_bias_residual(c->stream, a->y, db, NULL, a->n, a->co, P), "conv bias");
+    note_cuda(be, vck_bias_residual(c->stream, a->y, db, after, a->n, a->co, P), "conv bias");
 }
 
 static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
@@ -625,8 +623,8 @@ static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t 
     const int64_t x_frame = (int64_t)ci * S, y_frame = (int64_t)co * S;
     const char *xs = h16 ? act_half(be, x, (int64_t)B * T * x_frame) : (const void *)x;
     if (!xs) return;
-    if (residual && residual != y) cu_copy(be, y, residual, FBYTES((int64_t)B * T * y_frame));
-    const float beta = residual ? 1.0f : 0.0f;
+    /* the GEMMs accumulate onto an aliased residual; another one joins the bias pass */
+    const float beta = residual == y ? 1.0f : 0.0f, *after = residual != y ? residual : NULL;
     const int pad = kt / 2, inner0 = pad, inner1 = T - (kt - 1 - pad); /* frames every tap reaches */
     for (int32_t b = 0; b < B; b++) {
         const int64_t f0 = (int64_t)b * T;
@@ -641,7 +639,7 @@ static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t 
                     K, 0, xs + (f0 + t + tau0 - pad) * x_frame * esz, S, 0, beta, y + (f0 + t) * y_frame, S, 0, 1);
         }
     }
-    note_cuda(be, vck_bias_residual(c->stream, y, db, NULL, (int64_t)B * T, co, S), "temporal bias");
+    if (db || after) note_cuda(be, vck_bias_residual(c->stream, y, db, after, (int64_t)B * T, co, S), "temporal bias");
     wrote(be, y, (int64_t)B * T * y_frame);
 }
 
@@ -755,12 +753,12 @@ static void cu_feed_forward(vc_backend *be, const float *x, int64_t rows, int32_
     gemm_rm_ex(be, true, true, false, true, (int)rows, 2 * inner, in, 1.0f, xh, in, 0, w1h, in, 0, 0.0f, hid,
                2 * inner, 0, 1);
     note_cuda(be, vck_geglu_bias_half(c->stream, hid, db1, gg, rows, inner), "geglu");
-    if (residual && residual != y) cu_copy(be, y, residual, FBYTES(rows * out));
     const void *w2h = weight_half(be, w2, (int64_t)out * inner);
     if (!w2h) return;
-    gemm_rm(be, true, false, true, (int)rows, out, inner, 1.0f, gg, inner, 0, w2h, inner, 0, residual ? 1.0f : 0.0f,
-            y, out, 0, 1);
-    if (db2) note_cuda(be, vck_add_channel(c->stream, y, db2, rows, out, 1, 0), "bias");
+    const float *after = residual != y ? residual : NULL;
+    gemm_rm(be, true, false, true, (int)rows, out, inner, 1.0f, gg, inner, 0, w2h, inner, 0,
+            residual == y ? 1.0f : 0.0f, y, out, 0, 1);
+    if (db2 || after) note_cuda(be, vck_bias_residual(c->stream, y, db2, after, rows, out, 1), "bias");
     wrote(be, y, rows * out);
 }
 static void cu_add(vc_backend *be, const float *a, const float *b, float *y, int64_t n)
