@@ -225,6 +225,7 @@ extern "C" int vck_attention(vck_stream s, const vck_attn *a)
 {
     if (a->n_seq <= 0 || a->lq <= 0 || a->heads <= 0) return 0;
     if (a->lk <= 0 || a->d <= 0 || a->d > 512 || a->kv_group < 1) return (int)cudaErrorInvalidValue;
+    if (a->q16 || a->k16 || a->v16 || a->o16) return (int)cudaErrorInvalidValue; /* float32 operands only */
     /* enough queries to share the key tiles, no rel-pos tables: the tiled kernel */
     if (!a->rel_k && !a->rel_v && a->lq >= 32) {
         switch (a->d) {

@@ -56,6 +56,13 @@ __global__ void bias_residual_k(float *y, const float *bias, const float *res, i
     }
 }
 
+// y[rows, C] += bias[C] on IEEE half rows (a transient linear output)
+template <typename I>
+__global__ void bias_half_k(__half *y, const float *bias, int64_t rows, int C)
+{
+    GRID_STRIDE_I(i, rows * C) y[i] = __float2half_rn(__half2float(y[i]) + bias[i % (I)C]);
+}
+
 // the fp16 mode's cuDNN convolution output: y = widen(h) + bias + residual (residual may be y)
 template <typename I>
 __global__ void half_bias_residual_k(float *y, const __half *h, const float *bias, const float *res, int64_t n, int C,
@@ -334,6 +341,11 @@ int vck_bias_residual(vck_stream s, float *y, const float *bias, const float *re
 {
     if (!bias && !residual) return 0;
     LAUNCH_IDX(bias_residual_k, , n * C * S, y, bias, residual, n, C, S);
+}
+
+int vck_bias_half(vck_stream s, void *y, const float *bias, int64_t rows, int C)
+{
+    LAUNCH_IDX(bias_half_k, , rows * C, (__half *)y, bias, rows, C);
 }
 
 int vck_half_bias_residual(vck_stream s, float *y, const void *h, const float *bias, const float *residual, int64_t n,

@@ -49,11 +49,9 @@ __global__ void __launch_bounds__(kWarps * 32) flash_k(vck_attn a, int seq0)
 
     const int h = blockIdx.y, sq = seq0 + blockIdx.z, q0 = blockIdx.x * kBq;
     const int kvs = sq / a.kv_group;
-    const float *qg = a.q + sq * a.q_seq + (int64_t)h * D;
-    const float *kg = a.k + kvs * a.k_seq + (int64_t)h * D;
-    const float *vg = a.v + kvs * a.v_seq + (int64_t)h * D;
+    const int64_t k_off = kvs * a.k_seq + (int64_t)h * D, v_off = kvs * a.v_seq + (int64_t)h * D;
 
-    vc_load_rows(qs, D, qg, a.q_tok, q0, kBq, a.lq, D);
+    vc_load_rows_from(qs, D, a.q, a.q16, sq * a.q_seq + (int64_t)h * D, a.q_tok, q0, kBq, a.lq, D);
     for (int e = lane; e < kRows * D; e += 32) ow[e] = 0.0f;
 
     // lane pair (2r, 2r+1) owns row r of the warp's 16: columns [32*half, 32*half + 32)
@@ -63,8 +61,8 @@ __global__ void __launch_bounds__(kWarps * 32) flash_k(vck_attn a, int seq0)
 
     for (int j0 = 0; j0 < lk_end; j0 += kBk) {
         __syncthreads(); // the previous tile's K and V are no longer read
-        vc_load_rows(ks, D, kg, a.k_tok, j0, kBk, a.lk, D);
-        vc_load_rows(vs, D, vg, a.v_tok, j0, kBk, a.lk, D);
+        vc_load_rows_from(ks, D, a.k, a.k16, k_off, a.k_tok, j0, kBk, a.lk, D);
+        vc_load_rows_from(vs, D, a.v, a.v16, v_off, a.v_tok, j0, kBk, a.lk, D);
         __syncthreads();
 
         // S[16][64] = Q_w K^T
@@ -131,9 +129,8 @@ __global__ void __launch_bounds__(kWarps * 32) flash_k(vck_attn a, int seq0)
     for (int e = lane; e < kRows * D; e += 32) {
         const int rr = e / D, c = e % D, row = q0 + warp * kRows + rr;
         if (row >= a.lq) continue;
-        float *og = a.o + sq * a.o_seq + (int64_t)row * a.o_tok + (int64_t)h * D + c;
-        const float val = ow[e] * cw[rr];
-        *og = a.accumulate ? *og + val : val;
+        vc_store_out(a.o, a.o16, sq * a.o_seq + (int64_t)row * a.o_tok + (int64_t)h * D + c, ow[e] * cw[rr],
+                     a.accumulate);
     }
 }
 
@@ -175,11 +172,10 @@ __global__ void __launch_bounds__(W * 32) flash_reg_k(vck_attn a, int seq0)
 
     const int h = blockIdx.y, sq = seq0 + blockIdx.z, q0 = blockIdx.x * BQ;
     const int kvs = sq / a.kv_group;
-    const float *qg = a.q + sq * a.q_seq + (int64_t)h * D;
     const KV *kg = (const KV *)(a.k16 ? a.k16 : (const void *)a.k) + kvs * a.k_seq + (int64_t)h * D;
     const KV *vg = (const KV *)(a.v16 ? a.v16 : (const void *)a.v) + kvs * a.v_seq + (int64_t)h * D;
 
-    vc_load_rows(qs, D, qg, a.q_tok, q0, BQ, a.lq, D);
+    vc_load_rows_from(qs, D, a.q, a.q16, sq * a.q_seq + (int64_t)h * D, a.q_tok, q0, BQ, a.lq, D);
     __syncthreads();
     wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> qf[D / 16];
     for (int kk = 0; kk < D / 16; kk++) wmma::load_matrix_sync(qf[kk], qs + warp * kRows * D + kk * 16, D);
@@ -256,9 +252,8 @@ __global__ void __launch_bounds__(W * 32) flash_reg_k(vck_attn a, int seq0)
         for (int i = 0; i < Acc::num_elements; i++) {
             const int row = rbase + acc_row(lane, i);
             if (row >= a.lq) continue;
-            float *og = a.o + sq * a.o_seq + (int64_t)row * a.o_tok + (int64_t)h * D + c * 16 + acc_col(lane, i);
-            const float val = of[c].x[i] * inv[(i >> 1) & 1];
-            *og = a.accumulate ? *og + val : val;
+            vc_store_out(a.o, a.o16, sq * a.o_seq + (int64_t)row * a.o_tok + (int64_t)h * D + c * 16 + acc_col(lane, i),
+                         of[c].x[i] * inv[(i >> 1) & 1], a.accumulate);
         }
 }
 

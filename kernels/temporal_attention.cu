@@ -8,9 +8,10 @@
 // relative-position tables) into shared memory with coalesced loads, forms
 // the whole T x T score matrix there (at most 32 x 32), takes the softmax one
 // warp per row with one key per lane, and writes O = P V with consecutive
-// threads on consecutive channels. Everything is float32 in both precision
-// modes: at this arithmetic intensity (about 4 FLOP per byte) the tensor
+// threads on consecutive channels. The arithmetic is float32 in both precision
+// modes (fp16 mode's transient buffers are read and written as half): at this arithmetic intensity (about 4 FLOP per byte) the tensor
 // cores would not make it faster.
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <math.h>
 
@@ -48,9 +49,9 @@ __global__ void __launch_bounds__(kThreads) temporal_k(vck_attn a, int seq0)
     const int M = a.rel_max, n_rel = (a.rel_k || a.rel_v) ? 2 * M + 1 : 0;
     const Layout L(T, d, n_rel);
     const int kvs = sq / a.kv_group;
-    vc_load_rows(sh + L.q, L.ld, a.q + sq * a.q_seq + (int64_t)h * d, a.q_tok, 0, T, T, d);
-    vc_load_rows(sh + L.k, L.ld, a.k + kvs * a.k_seq + (int64_t)h * d, a.k_tok, 0, T, T, d);
-    vc_load_rows(sh + L.v, L.ld, a.v + kvs * a.v_seq + (int64_t)h * d, a.v_tok, 0, T, T, d);
+    vc_load_rows_from(sh + L.q, L.ld, a.q, a.q16, sq * a.q_seq + (int64_t)h * d, a.q_tok, 0, T, T, d);
+    vc_load_rows_from(sh + L.k, L.ld, a.k, a.k16, kvs * a.k_seq + (int64_t)h * d, a.k_tok, 0, T, T, d);
+    vc_load_rows_from(sh + L.v, L.ld, a.v, a.v16, kvs * a.v_seq + (int64_t)h * d, a.v_tok, 0, T, T, d);
     if (a.rel_k) vc_load_rows(sh + L.rk, L.ld, a.rel_k, d, 0, n_rel, n_rel, d); // one table for all heads (§5.7)
     if (a.rel_v) vc_load_rows(sh + L.rv, L.ld, a.rel_v, d, 0, n_rel, n_rel, d);
     __syncthreads();
@@ -95,8 +96,7 @@ __global__ void __launch_bounds__(kThreads) temporal_k(vck_attn a, int seq0)
             acc = fmaf(pi[j], sh[L.v + j * L.ld + c], acc);
             if (a.rel_v) acc = fmaf(pi[j], sh[L.rv + rel_row(i, j, M) * L.ld + c], acc); // §5.7 value term
         }
-        float *og = a.o + sq * a.o_seq + (int64_t)i * a.o_tok + (int64_t)h * d + c;
-        *og = a.accumulate ? *og + acc : acc;
+        vc_store_out(a.o, a.o16, sq * a.o_seq + (int64_t)i * a.o_tok + (int64_t)h * d + c, acc, a.accumulate);
     }
 }
 

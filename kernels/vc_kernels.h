@@ -38,6 +38,8 @@ int vck_ddim_step(vck_stream s, const vck_ddim *a);
 int vck_taps_major(vck_stream s, const void *w, void *y, int64_t co, int ci, int kt, int elem_bytes);
 /* y[n, C, S] += bias[C] (bias may be NULL) and += residual[n, C, S] (may be NULL) */
 int vck_bias_residual(vck_stream s, float *y, const float *bias, const float *residual, int64_t n, int C, int64_t S);
+/* y[rows, C] (IEEE half) += bias[C] */
+int vck_bias_half(vck_stream s, void *y, const float *bias, int64_t rows, int C);
 /* y[n, C, S] = h (IEEE half) + bias[C] + residual[n, C, S] (bias, residual may be NULL; residual may be y) */
 int vck_half_bias_residual(vck_stream s, float *y, const void *h, const float *bias, const float *residual, int64_t n,
                            int C, int64_t S);
@@ -73,9 +75,13 @@ typedef struct vck_attn {
     const float *rel_k, *rel_v;
     int rel_max;
     bool causal, accumulate;
-    /* optional IEEE half copies of k and v with their layout (both or neither),
-     * read by vck_attention_fp16's register variant instead of k and v */
-    const void *k16, *v16;
+    /* optional IEEE half operands with the same layout, read instead of the
+     * float ones: k16 and v16 (both or neither; copies the backend makes, or
+     * its fp16 mode's transient buffers), q16; and o16, written instead of o.
+     * vck_attention_fp16 (both variants) and vck_temporal_attention take
+     * them; vck_attention (float32) takes none. */
+    const void *k16, *v16, *q16;
+    void *o16;
 } vck_attn;
 int vck_attention(vck_stream s, const vck_attn *a);
 /* Tensor-core version (kernels/flash_attention.cu): half products, float32

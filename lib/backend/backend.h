@@ -147,6 +147,14 @@ typedef struct vc_backend_ops {
                        const float *gamma, const float *beta, float eps);
 
     void (*attention)(vc_backend *be, const vc_attn_args *a);
+    /* Optional (NULL: nothing to do). Declares that, until the next call with
+     * p NULL, the n floats at p are written and read only by linear (as x, or
+     * as y with no residual) and attention (q, k, v, o) -- the attention
+     * intermediates of a transformer block: a backend may hold them in its own
+     * format there (the CUDA backend's fp16 mode: IEEE half). Call it before
+     * the first write. The cpu-checked backend reports any other op touching
+     * them. */
+    void (*transient)(vc_backend *be, float *p, int64_t n);
 
     /* elementwise (y may alias x) */
     void (*silu)(vc_backend *be, const float *x, float *y, int64_t n);

@@ -14,14 +14,19 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend.h"
 
 #define FAKE_BIT ((uintptr_t)1 << 62)
 
+#define MAX_TRANSIENT 32
+
 typedef struct checked_impl {
     vc_backend *cpu;
     char violation[256];
+    struct { uintptr_t begin, end; } transient[MAX_TRANSIENT]; /* handed-out addresses */
+    int n_transient;
 } checked_impl;
 
 static checked_impl *impl_of(vc_backend *be) { return be->impl; }
@@ -37,6 +42,16 @@ static void violate(vc_backend *be, const char *op, const char *arg, const char 
 }
 
 /* Backend memory argument: must be a handed-out address (or NULL). */
+static bool in_transient(vc_backend *be, const void *p)
+{
+    const checked_impl *c = impl_of(be);
+    for (int i = 0; i < c->n_transient; i++)
+        if ((uintptr_t)p >= c->transient[i].begin && (uintptr_t)p < c->transient[i].end) return true;
+    return false;
+}
+
+/* Backend memory argument: must be a handed-out address (or NULL), and inside a
+ * transient buffer (vc_backend_ops.transient) only for linear and attention. */
 static void *dev(vc_backend *be, const void *p, const char *op, const char *arg)
 {
     if (!p) return NULL;
@@ -44,6 +59,8 @@ static void *dev(vc_backend *be, const void *p, const char *op, const char *arg)
         violate(be, op, arg, "is host memory where backend memory is required");
         return (void *)p;
     }
+    if (strcmp(op, "linear") && strcmp(op, "attention") && in_transient(be, p))
+        violate(be, op, arg, "is in a transient buffer, which only linear and attention may touch");
     return (void *)((uintptr_t)p & ~FAKE_BIT);
 }
 
@@ -90,6 +107,7 @@ static void ck_gemm(vc_backend *be, const vc_gemm_args *a)
 static void ck_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *bias,
                       int32_t out, const float *residual, float *y)
 {
+    if (residual && in_transient(be, y)) violate(be, "linear", "y", "is a transient buffer written with a residual");
     OPS->linear(inner(be), D(x, "x"), rows, in, wgt(w), wgt(bias), out, D(residual, "residual"), D(y, "y"));
 }
 static void ck_linear_strided(vc_backend *be, const vc_linear_args *a)
@@ -143,6 +161,19 @@ static void ck_attention(vc_backend *be, const vc_attn_args *a)
     t.rel_k = wgt(a->rel_k);
     t.rel_v = wgt(a->rel_v);
     OPS->attention(inner(be), &t);
+}
+static void ck_transient(vc_backend *be, float *p, int64_t n)
+{
+    checked_impl *c = impl_of(be);
+    if (!p) {
+        c->n_transient = 0;
+        return;
+    }
+    (void)D(p, "p");
+    if (c->n_transient == MAX_TRANSIENT || n <= 0) return;
+    c->transient[c->n_transient].begin = (uintptr_t)p;
+    c->transient[c->n_transient].end = (uintptr_t)(p + n);
+    c->n_transient++;
 }
 static void ck_silu(vc_backend *be, const float *x, float *y, int64_t n) { OPS->silu(inner(be), D(x, "x"), D(y, "y"), n); }
 static void ck_gelu(vc_backend *be, const float *x, float *y, int64_t n) { OPS->gelu(inner(be), D(x, "x"), D(y, "y"), n); }
@@ -232,6 +263,7 @@ static const vc_backend_ops checked_ops = {
     .group_norm = ck_group_norm,
     .layer_norm = ck_layer_norm,
     .attention = ck_attention,
+    .transient = ck_transient,
     .silu = ck_silu,
     .gelu = ck_gelu,
     .geglu = ck_geglu,

@@ -165,6 +165,12 @@ static void lin(run *r, const float *x, int64_t rows, int32_t in, const float *w
                       y + v * per * out);
 }
 
+/* vc_backend_ops.transient, where the backend has it */
+static void transient(run *r, float *p, int64_t n)
+{
+    if (r->op->transient) r->op->transient(r->be, p, n);
+}
+
 static bool cancelled(run *r)
 {
     if (r->st) return true;
@@ -343,6 +349,11 @@ static void basic_block(run *r, const char *p, float *a, int64_t rows, int32_t C
     const int64_t n = rows * C;
     float *nrm = buf(r, n), *q = buf(r, n), *k = buf(r, n), *v = buf(r, n), *o = buf(r, n);
     if (r->st) goto done;
+    /* the attention intermediates pass only between linear layers and attention */
+    transient(r, q, n);
+    transient(r, k, n);
+    transient(r, v, n);
+    transient(r, o, n);
     vc_attn_args aa;
 
     /* self-attention (attn1) */
@@ -367,6 +378,8 @@ static void basic_block(run *r, const char *p, float *a, int64_t rows, int32_t C
         const int64_t cr = (int64_t)r->B * r->L;
         float *kc = buf(r, cr * C), *vc = buf(r, cr * C);
         if (r->st) goto done;
+        transient(r, kc, cr * C);
+        transient(r, vc, cr * C);
         lin(r, r->context, cr, r->D, k2, NULL, C, NULL, kc);
         lin(r, r->context, cr, r->D, v2, NULL, C, NULL, vc);
         attn_args(&aa, q, kc, vc, o, n_seq, heads, d, lq, r->L_txt, C);
@@ -423,6 +436,7 @@ static void basic_block(run *r, const char *p, float *a, int64_t rows, int32_t C
         }
     }
 done:
+    transient(r, NULL, 0);
     vc_arena_release(r->be, mark);
 }
 

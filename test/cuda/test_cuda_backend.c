@@ -347,6 +347,57 @@ static void check_attention(pair *p, int n_seq, int heads, int lq, int lk, int d
 }
 
 
+/* A transformer block's attention as the UNet runs it (§5.5, §5.7): q from x,
+ * k and v from kv (x itself or a context), attention, then the output layer
+ * with bias onto the residual y; flags ACCUMULATE: a second key/value set
+ * added as its own softmax (I2V, §5.6). On the GPU q, k, v and o are declared
+ * transient (fp16 mode: held as half between the linear layers and the
+ * attention kernels). */
+static void check_attention_chain(pair *p, int n_seq, int heads, int lq, int lk, int d, int kv_group, int rel_max,
+                                  int flags)
+{
+    const int C = heads * d, n_kv = n_seq / kv_group;
+    const int64_t nq = (int64_t)n_seq * lq * C, nk = (int64_t)n_kv * lk * C;
+    float *x = host_rand(nq), *kv = host_rand(nk), *y = host_rand(nq), *bo = host_rand(C);
+    float *w[5];
+    for (int i = 0; i < 5; i++) w[i] = host_rand((int64_t)C * C); /* q, k, v, out, second k */
+    float *rk = rel_max ? host_rand((int64_t)(2 * rel_max + 1) * d) : NULL;
+    float *rv = rel_max ? host_rand((int64_t)(2 * rel_max + 1) * d) : NULL;
+    float *dx = dev_copy(p->gpu, x, nq), *dkv = dev_copy(p->gpu, kv, nk), *dy = dev_copy(p->gpu, y, nq);
+    for (int side = 0; side < 2; side++) {
+        vc_backend *be = side ? p->gpu : p->cpu;
+        const float *xs = side ? dx : x, *kvs = side ? dkv : kv;
+        float *ys = side ? dy : y, *b[4];
+        for (int i = 0; i < 4; i++) b[i] = side ? be->ops->alloc(be, (size_t)(i == 1 || i == 2 ? nk : nq) * 4)
+                                              : malloc((size_t)(i == 1 || i == 2 ? nk : nq) * 4);
+        float *q = b[0], *k = b[1], *v = b[2], *o = b[3];
+        if (be->ops->transient)
+            for (int i = 0; i < 4; i++) be->ops->transient(be, b[i], i == 1 || i == 2 ? nk : nq);
+        vc_attn_args a = {q, k, v, o, n_seq, heads, lq, lk, d, kv_group, C, C, C, C, (int64_t)lq * C,
+                          (int64_t)lk * C, (int64_t)lk * C, (int64_t)lq * C, 1.0f / sqrtf((float)d), rk, rv, rel_max,
+                          (flags & CAUSAL) != 0, false};
+        be->ops->linear(be, xs, (int64_t)n_seq * lq, C, w[0], NULL, C, NULL, q);
+        be->ops->linear(be, kvs, (int64_t)n_kv * lk, C, w[1], NULL, C, NULL, k);
+        be->ops->linear(be, kvs, (int64_t)n_kv * lk, C, w[2], NULL, C, NULL, v);
+        be->ops->attention(be, &a);
+        if (flags & ACCUMULATE) { /* keys from the second weight, values as before */
+            be->ops->linear(be, kvs, (int64_t)n_kv * lk, C, w[4], NULL, C, NULL, k);
+            a.accumulate = true;
+            be->ops->attention(be, &a);
+        }
+        be->ops->linear(be, o, (int64_t)n_seq * lq, C, w[3], bo, C, ys, ys);
+        if (be->ops->transient) be->ops->transient(be, NULL, 0);
+        for (int i = 0; i < 4; i++) side ? be->ops->free(be, b[i]) : free(b[i]);
+    }
+    char name[112];
+    snprintf(name, sizeof name, "linear, attention, linear seq%d h%d %dx%d d%d g%d rel%d%s%s", n_seq, heads, lq, lk, d,
+             kv_group, rel_max, flags & CAUSAL ? " causal" : "", flags & ACCUMULATE ? " +=" : "");
+    compare(name, p->gpu, dy, y, nq, g_tol);
+    p->gpu->ops->free(p->gpu, dx); p->gpu->ops->free(p->gpu, dkv); p->gpu->ops->free(p->gpu, dy);
+    free(x); free(kv); free(y); free(bo); free(rk); free(rv);
+    for (int i = 0; i < 5; i++) free(w[i]);
+}
+
 static void check_layer_norm(pair *p, int64_t rows, int D)
 {
     int64_t n = rows * D;
@@ -485,6 +536,10 @@ static void run_attention_checks(pair *p)
         check_attention(p, 2, 2, 70, 70, 64, 1, 0, CAUSAL);
         check_attention(p, 3, 4, 80, 77, 16, 3, 0, 0); /* the tiny reference models' head width */
         check_attention(p, 4, 2, 70, 16, 32, 2, 0, ACCUMULATE);
+        check_attention_chain(p, 2, 2, 70, 70, 32, 1, 0, 0);         /* spatial self: tensor-core kernel */
+        check_attention_chain(p, 4, 2, 40, 16, 32, 2, 0, ACCUMULATE); /* cross, I2V's second set */
+        check_attention_chain(p, 12, 2, 6, 6, 16, 1, 4, 0);          /* temporal with rel-pos */
+        check_attention_chain(p, 3, 2, 40, 40, 24, 1, 4, 0);         /* float32 kernel only: widened operands */
         return;
     }
     check_attention(p, 2, 5, 2560, 2560, 64, 1, 0, 0);   /* spatial self */
@@ -498,6 +553,10 @@ static void run_attention_checks(pair *p)
     check_attention(p, 2, 16, 257, 257, 80, 1, 0, 0);    /* CLIP vision, head width 80 */
     check_attention(p, 2, 16, 77, 77, 64, 1, 0, CAUSAL); /* text tower */
     check_attention(p, 16, 10, 640, 16, 64, 16, 0, ACCUMULATE); /* I2V: the image tokens' own softmax, added */
+    check_attention_chain(p, 2, 5, 2560, 2560, 64, 1, 0, 0);    /* the top level's blocks */
+    check_attention_chain(p, 16, 5, 2560, 77, 64, 16, 0, 0);
+    check_attention_chain(p, 2560, 5, 16, 16, 64, 1, 16, 0);
+    check_attention_chain(p, 16, 10, 640, 16, 64, 16, 0, ACCUMULATE);
 }
 
 /* Shapes for the CPU emulation (test/cuda/emu/): every code path of the

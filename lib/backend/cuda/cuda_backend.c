@@ -40,7 +40,13 @@ typedef struct weight_slot {
 } weight_slot;
 
 enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_NORM, SCRATCH_CONV_WS, SCRATCH_FF_HID, SCRATCH_FF_ACT,
-       SCRATCH_ATT_K, SCRATCH_ATT_V, SCRATCH_TAPS, SCRATCH_N };
+       SCRATCH_ATT_K, SCRATCH_ATT_V, SCRATCH_ATT_Q, SCRATCH_ATT_O, SCRATCH_TAPS, SCRATCH_N };
+
+#define MAX_TRANSIENT 16 /* transient buffers declared at once (a transformer block has 6) */
+typedef struct transient_buf {
+    const float *p;
+    int64_t n;
+} transient_buf;
 
 typedef struct cuda_impl {
     int device;
@@ -56,13 +62,16 @@ typedef struct cuda_impl {
     weight_slot *slots;        /* open addressing on the host pointer */
     size_t n_slots, used_slots;
     void *scratch[SCRATCH_N];  /* im2col columns or half conv output, half activations, upload staging, norm
-                                  statistics, cuDNN workspace, feed-forward intermediates, half K and V,
-                                  the temporal convolution's taps-major weight */
+                                  statistics, cuDNN workspace, feed-forward intermediates, attention
+                                  operands (half K and V, or float copies of transient ones), the
+                                  temporal convolution's taps-major weight */
     size_t scratch_bytes[SCRATCH_N];
     vc_cuda_prof *prof;        /* NULL unless VIDEOCRAFTER_CUDA_PROFILE=1 */
     const char *op;            /* the op being run, for the profile */
     const float *half_of;      /* the half scratch holds x[0, half_n) of this activation, */
     int64_t half_n;            /* until an op writes memory (consecutive linears keep it) */
+    transient_buf transient[MAX_TRANSIENT]; /* fp16 mode: held as half (see half_at) */
+    int n_transient;
 } cuda_impl;
 
 static cuda_impl *impl_of(vc_backend *be) { return (cuda_impl *)be->impl; }
@@ -379,6 +388,25 @@ static const void *act_half(vc_backend *be, const float *x, int64_t n)
     return h;
 }
 
+/* fp16 mode: a transient buffer (vc_backend_ops.transient) holds its floats'
+ * values as IEEE half, element i of the buffer at half i of its memory, so
+ * pointer arithmetic in floats carries over. The half address of p, or NULL
+ * where p is in none. */
+static void *half_at(const cuda_impl *c, const float *p)
+{
+    for (int i = 0; i < c->n_transient; i++)
+        if (p >= c->transient[i].p && p < c->transient[i].p + c->transient[i].n)
+            return (uint16_t *)c->transient[i].p + (p - c->transient[i].p);
+    return NULL;
+}
+
+static void cu_transient(vc_backend *be, float *p, int64_t n)
+{
+    cuda_impl *c = impl_of(be);
+    if (!p) c->n_transient = 0;
+    else if (c->fast16 && n > 0 && c->n_transient < MAX_TRANSIENT) c->transient[c->n_transient++] = (transient_buf){p, n};
+}
+
 static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *bias,
                       int32_t out, const float *residual, float *y)
 {
@@ -389,9 +417,21 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
     /* an aliased residual is accumulated onto by the GEMM; another one joins the bias pass */
     const float beta = residual == y ? 1.0f : 0.0f, *after = residual != y ? residual : NULL;
     if (c->fast16) {
-        const void *wh = weight_half(be, w, (int64_t)out * in), *xh = act_half(be, x, rows * in);
+        /* transient x or y: read or written as the half it is held as */
+        void *y16 = half_at(c, y);
+        const void *x16 = half_at(c, x);
+        if (y16 && residual) {
+            note_cuda(be, cudaErrorInvalidValue, "linear: a residual into a transient buffer");
+            return;
+        }
+        const void *wh = weight_half(be, w, (int64_t)out * in), *xh = x16 ? x16 : act_half(be, x, rows * in);
         if (!wh || !xh) return;
-        gemm_rm(be, true, false, true, (int)rows, out, in, 1.0f, xh, in, 0, wh, in, 0, beta, y, out, 0, 1);
+        gemm_rm_ex(be, true, y16 != NULL, false, true, (int)rows, out, in, 1.0f, xh, in, 0, wh, in, 0, beta,
+                   y16 ? y16 : (void *)y, out, 0, 1);
+        if (y16) {
+            if (db) note_cuda(be, vck_bias_half(c->stream, y16, db, rows, out), "bias");
+            return;
+        }
     } else {
         const float *dw = dev_in(be, w, FBYTES((int64_t)out * in));
         if (!dw) return;
@@ -692,26 +732,71 @@ static bool half_kv(vc_backend *be, vck_attn *k)
     return true;
 }
 
+/* elements from the first of an operand's to the last any sequence reads */
+static int64_t attn_span(int64_t n_seq, int64_t seq, int64_t len, int64_t tok, int64_t width)
+{
+    return (n_seq - 1) * seq + (len - 1) * tok + width;
+}
+
+/* Half operands (transient buffers) for a shape only the float32 kernel takes
+ * (head widths the tensor-core kernel lacks, relative positions over more
+ * than 32 frames): float copies in, the float32 kernel, the output back. */
+static void attention_widened(vc_backend *be, vck_attn *k)
+{
+    cuda_impl *c = impl_of(be);
+    const int64_t width = (int64_t)k->heads * k->d, nkv = (k->n_seq + k->kv_group - 1) / k->kv_group;
+    struct { const void *h; float **f; int64_t span; int slot; } ops[4] = {
+        {k->q16, (float **)&k->q, attn_span(k->n_seq, k->q_seq, k->lq, k->q_tok, width), SCRATCH_ATT_Q},
+        {k->k16, (float **)&k->k, attn_span(nkv, k->k_seq, k->lk, k->k_tok, width), SCRATCH_ATT_K},
+        {k->v16, (float **)&k->v, attn_span(nkv, k->v_seq, k->lk, k->v_tok, width), SCRATCH_ATT_V},
+        {k->o16, &k->o, attn_span(k->n_seq, k->o_seq, k->lq, k->o_tok, width), SCRATCH_ATT_O},
+    };
+    mark(be, "attention (fp32, widened operands)");
+    for (int i = 0; i < 4; i++) {
+        if (!ops[i].h) continue;
+        float *f = scratch(be, ops[i].slot, FBYTES(ops[i].span));
+        if (!f) return;
+        if (i < 3 || k->accumulate) note_cuda(be, vck_widen(c->stream, ops[i].h, false, f, ops[i].span), "attention operand");
+        *ops[i].f = f;
+    }
+    void *o16 = k->o16;
+    k->q16 = k->k16 = k->v16 = k->o16 = NULL;
+    note_cuda(be, vck_attention(c->stream, k), "attention");
+    if (o16) note_cuda(be, vck_f32_to_f16(c->stream, k->o, o16, ops[3].span), "attention output");
+}
+
 static void cu_attention(vc_backend *be, const vc_attn_args *a)
 {
     enter(be, "attention");
-    vck_attn k = {a->q, a->k, a->v, a->o, a->n_seq, a->heads, a->lq, a->lk, a->d, a->kv_group,
-                  a->q_tok, a->k_tok, a->v_tok, a->o_tok, a->q_seq, a->k_seq, a->v_seq, a->o_seq, a->scale,
-                  NULL, NULL, a->rel_max, a->causal, a->accumulate, NULL, NULL};
+    cuda_impl *c = impl_of(be);
+    vck_attn k = {
+        .q = a->q, .k = a->k, .v = a->v, .o = a->o, .n_seq = a->n_seq, .heads = a->heads, .lq = a->lq, .lk = a->lk,
+        .d = a->d, .kv_group = a->kv_group, .q_tok = a->q_tok, .k_tok = a->k_tok, .v_tok = a->v_tok,
+        .o_tok = a->o_tok, .q_seq = a->q_seq, .k_seq = a->k_seq, .v_seq = a->v_seq, .o_seq = a->o_seq,
+        .scale = a->scale, .rel_max = a->rel_max, .causal = a->causal, .accumulate = a->accumulate,
+        /* transient operands are read and written as the halves they are held as */
+        .q16 = half_at(c, a->q), .k16 = half_at(c, a->k), .v16 = half_at(c, a->v), .o16 = half_at(c, a->o),
+    };
+    if (!k.k16 != !k.v16) {
+        note_cuda(be, cudaErrorInvalidValue, "attention: keys and values must be both transient or neither");
+        return;
+    }
     size_t rel = FBYTES((int64_t)(2 * a->rel_max + 1) * a->d);
     if (a->rel_k) k.rel_k = dev_in(be, a->rel_k, rel);
     if (a->rel_v) k.rel_v = dev_in(be, a->rel_v, rel);
     if ((a->rel_k && !k.rel_k) || (a->rel_v && !k.rel_v)) return;
     if (vck_temporal_attention_supported(&k)) { /* the temporal transformer's T frames (§5.7) */
         mark(be, "attention (temporal)");
-        note_cuda(be, vck_temporal_attention(impl_of(be)->stream, &k), "attention (temporal)");
-    } else if (impl_of(be)->fast16 && vck_attention_fp16_supported(&k)) {
-        if (impl_of(be)->flash_regs && !half_kv(be, &k)) return;
-        mark(be, impl_of(be)->flash_regs ? "attention (fp16 flash)" : "attention (fp16 flash, tiles)");
-        note_cuda(be, vck_attention_fp16(impl_of(be)->stream, &k, impl_of(be)->flash_regs), "attention (fp16)");
+        note_cuda(be, vck_temporal_attention(c->stream, &k), "attention (temporal)");
+    } else if (c->fast16 && vck_attention_fp16_supported(&k)) {
+        if (c->flash_regs && !k.k16 && !half_kv(be, &k)) return;
+        mark(be, c->flash_regs ? "attention (fp16 flash)" : "attention (fp16 flash, tiles)");
+        note_cuda(be, vck_attention_fp16(c->stream, &k, c->flash_regs), "attention (fp16)");
+    } else if (k.q16 || k.k16 || k.o16) {
+        attention_widened(be, &k);
     } else {
         mark(be, "attention (fp32)");
-        note_cuda(be, vck_attention(impl_of(be)->stream, &k), "attention");
+        note_cuda(be, vck_attention(c->stream, &k), "attention");
     }
 }
 
@@ -868,6 +953,7 @@ static const vc_backend_ops cuda_ops = {
     .group_norm = cu_group_norm,
     .layer_norm = cu_layer_norm,
     .attention = cu_attention,
+    .transient = cu_transient,
     .silu = cu_silu,
     .gelu = cu_gelu,
     .geglu = cu_geglu,

@@ -12,8 +12,11 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -251,8 +254,29 @@ cudaError_t run_grid(dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg)
 
 // ------------------------------------------------------------------ runtime
 
+// Device memory comes from one address range reserved up front that host
+// allocations never use, as under CUDA's unified addressing: a device pointer
+// never equals a freed host array's address (the backend's weight cache, keyed
+// by host addresses, relies on that). First fit over page-rounded blocks.
 static std::mutex g_mu;
 static std::map<uintptr_t, size_t> g_allocs; // device allocations: base -> bytes
+static std::map<uintptr_t, size_t> g_holes;  // free parts of the range: base -> bytes
+constexpr size_t kPage = 4096;
+
+static bool reserve_range() // with g_mu held
+{
+    static bool tried = false;
+    if (tried) return !g_holes.empty() || !g_allocs.empty();
+    tried = true;
+    for (size_t bytes = (size_t)64 << 30; bytes >= ((size_t)4 << 30); bytes /= 2) {
+        void *m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m == MAP_FAILED) continue;
+        g_holes[(uintptr_t)m] = bytes;
+        return true;
+    }
+    return false;
+}
+
 extern "C" int vcemu_is_device(const void *p)
 {
     std::lock_guard<std::mutex> lk(g_mu);
@@ -266,11 +290,24 @@ extern "C" cudaError_t cudaMalloc(void **p, size_t bytes)
 {
     *p = nullptr;
     if (bytes > ((size_t)64 << 30)) return g_last = cudaErrorMemoryAllocation;
+    const size_t need = (bytes + kPage - 1) / kPage * kPage + kPage; // a page past the end: no two blocks touch
     void *m = nullptr;
-    if (posix_memalign(&m, 256, bytes ? bytes : 1) != 0) return g_last = cudaErrorMemoryAllocation;
+    {
+        std::lock_guard<std::mutex> lk(g_mu);
+        if (!reserve_range()) return g_last = cudaErrorMemoryAllocation;
+        for (auto it = g_holes.begin(); it != g_holes.end(); ++it) {
+            if (it->second < need) continue;
+            const uintptr_t base = it->first;
+            const size_t left = it->second - need;
+            g_holes.erase(it);
+            if (left) g_holes[base + need] = left;
+            m = (void *)base;
+            g_allocs[base] = bytes;
+            break;
+        }
+    }
+    if (!m) return g_last = cudaErrorMemoryAllocation;
     memset(m, 0xCB, bytes); // device memory is not zeroed: make reads of it before writes visible
-    std::lock_guard<std::mutex> lk(g_mu);
-    g_allocs[(uintptr_t)m] = bytes;
     *p = m;
     return cudaSuccess;
 }
@@ -278,13 +315,26 @@ extern "C" cudaError_t cudaMalloc(void **p, size_t bytes)
 extern "C" cudaError_t cudaFree(void *p)
 {
     if (!p) return cudaSuccess;
-    {
-        std::lock_guard<std::mutex> lk(g_mu);
-        auto it = g_allocs.find((uintptr_t)p);
-        if (it == g_allocs.end()) return g_last = cudaErrorInvalidValue;
-        g_allocs.erase(it);
+    std::lock_guard<std::mutex> lk(g_mu);
+    auto it = g_allocs.find((uintptr_t)p);
+    if (it == g_allocs.end()) return g_last = cudaErrorInvalidValue;
+    uintptr_t base = it->first;
+    size_t size = (it->second + kPage - 1) / kPage * kPage + kPage;
+    g_allocs.erase(it);
+    madvise((void *)base, size, MADV_DONTNEED); // the pages go back; the addresses stay reserved
+    auto next = g_holes.lower_bound(base);      // coalesce with the neighbouring holes
+    if (next != g_holes.end() && base + size == next->first) {
+        size += next->second;
+        next = g_holes.erase(next);
     }
-    free(p);
+    if (next != g_holes.begin()) {
+        auto prev = std::prev(next);
+        if (prev->first + prev->second == base) {
+            prev->second += size;
+            return cudaSuccess;
+        }
+    }
+    g_holes[base] = size;
     return cudaSuccess;
 }
 
