@@ -140,7 +140,7 @@ __global__ void layer_norm_k(const float *x, float *y, int D, const float *gamma
     __shared__ double smem[32];
     int64_t r = blockIdx.x;
     const float *xr = x + r * D;
-    float *yr = y + r * D;
+    float *yr = y ? y + r * D : nullptr; // NULL: the half output alone
     double sum = 0;
     for (int i = threadIdx.x; i < D; i += blockDim.x) sum += xr[i];
     double mean = block_sum(sum, smem) / D;
@@ -153,7 +153,7 @@ __global__ void layer_norm_k(const float *x, float *y, int D, const float *gamma
     float fmean = (float)mean, rstd = (float)(1.0 / sqrt(var + (double)eps));
     for (int i = threadIdx.x; i < D; i += blockDim.x) {
         const float v = (xr[i] - fmean) * rstd * (gamma ? gamma[i] : 1.0f) + (beta ? beta[i] : 0.0f);
-        yr[i] = v;
+        if (yr) yr[i] = v;
         if (y16) y16[r * D + i] = __float2half_rn(v); // the next linear layers' operand (fp16 mode)
     }
 }

@@ -50,8 +50,16 @@ static bool in_transient(vc_backend *be, const void *p)
     return false;
 }
 
+/* The arguments through which a transient buffer may be used: linear's x and
+ * y, attention's q, k, v, o, layer_norm's y, feed_forward's x. */
+static bool transient_use(const char *op, const char *arg)
+{
+    return !strcmp(op, "linear") || !strcmp(op, "attention") || (!strcmp(op, "layer_norm") && !strcmp(arg, "y")) ||
+           (!strcmp(op, "feed_forward") && !strcmp(arg, "x"));
+}
+
 /* Backend memory argument: must be a handed-out address (or NULL), and inside a
- * transient buffer (vc_backend_ops.transient) only for linear and attention. */
+ * transient buffer only where transient_use allows. */
 static void *dev(vc_backend *be, const void *p, const char *op, const char *arg)
 {
     if (!p) return NULL;
@@ -59,8 +67,8 @@ static void *dev(vc_backend *be, const void *p, const char *op, const char *arg)
         violate(be, op, arg, "is host memory where backend memory is required");
         return (void *)p;
     }
-    if (strcmp(op, "linear") && strcmp(op, "attention") && in_transient(be, p))
-        violate(be, op, arg, "is in a transient buffer, which only linear and attention may touch");
+    if (!transient_use(op, arg) && in_transient(be, p))
+        violate(be, op, arg, "is in a transient buffer (vc_backend_ops.transient), which this op may not touch");
     return (void *)((uintptr_t)p & ~FAKE_BIT);
 }
 

@@ -349,7 +349,9 @@ static void basic_block(run *r, const char *p, float *a, int64_t rows, int32_t C
     const int64_t n = rows * C;
     float *nrm = buf(r, n), *q = buf(r, n), *k = buf(r, n), *v = buf(r, n), *o = buf(r, n);
     if (r->st) goto done;
-    /* the attention intermediates pass only between linear layers and attention */
+    /* the normed tokens and the attention intermediates pass only between
+     * the norms, linear layers and attention (vc_backend_ops.transient) */
+    transient(r, nrm, n);
     transient(r, q, n);
     transient(r, k, n);
     transient(r, v, n);

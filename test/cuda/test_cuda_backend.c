@@ -209,6 +209,41 @@ static void check_feed_forward(pair *p, int64_t rows, int in, int inner, bool re
     free(x); free(w1); free(b1); free(w2); free(b2); free(y); free(hid); free(gg);
 }
 
+/* A transformer block's layer norm into a transient buffer (fp16 mode: only
+ * its halves are written), read by a linear layer (as the q projection does)
+ * and by the feed-forward (with the residual, as the UNet runs it). */
+static void check_norm_transient(pair *p, int64_t rows, int C, int inner)
+{
+    if (!p->gpu->ops->feed_forward || !p->gpu->ops->transient) return;
+    const int64_t n = rows * C;
+    float *x = host_rand(n), *gam = host_rand(C), *bet = host_rand(C), *wq = host_rand((int64_t)C * C);
+    float *w1 = host_rand((int64_t)2 * inner * C), *b1 = host_rand(2 * inner), *w2 = host_rand((int64_t)C * inner);
+    float *b2 = host_rand(C), *y = host_rand(n), *nrm = malloc((size_t)n * 4), *q = malloc((size_t)n * 4);
+    float *hid = malloc((size_t)(rows * 2 * inner) * 4), *gg = malloc((size_t)(rows * inner) * 4);
+    for (int64_t i = 0; i < (int64_t)2 * inner * C; i++) w1[i] *= 0.125f; /* keep gelu's input moderate */
+    vc_backend *g = p->gpu;
+    float *dx = dev_copy(g, x, n), *dy = dev_copy(g, y, n), *dn = g->ops->alloc(g, (size_t)n * 4);
+    float *dq = g->ops->alloc(g, (size_t)n * 4);
+    p->cpu->ops->layer_norm(p->cpu, x, nrm, rows, C, gam, bet, 1e-5f);
+    p->cpu->ops->linear(p->cpu, nrm, rows, C, wq, NULL, C, NULL, q);
+    p->cpu->ops->linear(p->cpu, nrm, rows, C, w1, b1, 2 * inner, NULL, hid);
+    p->cpu->ops->geglu(p->cpu, hid, gg, rows, inner);
+    p->cpu->ops->linear(p->cpu, gg, rows, inner, w2, b2, C, y, y);
+    g->ops->transient(g, dn, n);
+    g->ops->layer_norm(g, dx, dn, rows, C, gam, bet, 1e-5f);
+    g->ops->linear(g, dn, rows, C, wq, NULL, C, NULL, dq);
+    g->ops->feed_forward(g, dn, rows, C, w1, b1, inner, w2, b2, C, dy, dy);
+    g->ops->transient(g, NULL, 0);
+    char name[96];
+    snprintf(name, sizeof name, "layer_norm (transient), linear on it %lldx%d", (long long)rows, C);
+    compare(name, g, dq, q, n, g_tol);
+    snprintf(name, sizeof name, "layer_norm (transient), feed_forward on it %lldx%d", (long long)rows, C);
+    compare(name, g, dy, y, n, g_tol);
+    g->ops->free(g, dx); g->ops->free(g, dy); g->ops->free(g, dn); g->ops->free(g, dq);
+    free(x); free(gam); free(bet); free(wq); free(w1); free(b1); free(w2); free(b2); free(y); free(nrm); free(q);
+    free(hid); free(gg);
+}
+
 /* pad < 0: the VAE encoder's asymmetric (0, 1, 0, 1) padding (spec §4.1);
  * residual: y starts from random values and is its own residual */
 static void check_conv(pair *p, int n, int ci, int h, int w, int co, int k, int stride, int pad, bool residual)
@@ -574,6 +609,7 @@ static void run_small_checks(pair *p)
     check_linear_strided(p, 2, 5, 13, 64, 32, false, false);
     check_linear_strided(p, 3, 5, 13, 32, 64, true, false);
     check_feed_forward(p, 33, 16, 40, false);
+    check_norm_transient(p, 70, 64, 96);
     run_conv_checks(p);
     check_group_norm(p, 3, 1, 64, 300, true, 0);
     check_group_norm(p, 1, 1, 64, 40000, false, 0); /* several blocks per group */
@@ -606,6 +642,7 @@ static void run_checks(pair *p)
     check_linear_strided(p, 2, 16, 2560, 320, 320, false, false); /* temporal, one video */
     check_linear_strided(p, 3, 16, 2560, 320, 320, true, false);
     check_feed_forward(p, 640, 1280, 5120, false);
+    check_norm_transient(p, 6553, 320, 1280);
     run_conv_checks(p);
     check_group_norm(p, 16, 1, 320, 2560, true, 0);
     check_group_norm(p, 2, 16, 320, 2560, true, 2); /* the UNet's joint-over-frames norm (§5.10) */

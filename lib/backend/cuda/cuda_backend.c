@@ -706,10 +706,12 @@ static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows
                           const float *beta, float eps)
 {
     enter(be, "layer_norm");
+    cuda_impl *c = impl_of(be);
     const float *g = dev_in(be, gamma, FBYTES(D)), *b = dev_in(be, beta, FBYTES(D));
     if ((gamma && !g) || (beta && !b)) return;
-    void *y16 = half_shadow(be, y, rows * D);
-    note_cuda(be, vck_layer_norm(impl_of(be)->stream, x, y, rows, D, g, b, eps, y16), "layer_norm");
+    void *t16 = half_at(c, y); /* a transient output: only its halves are written */
+    void *y16 = t16 ? t16 : half_shadow(be, y, rows * D);
+    note_cuda(be, vck_layer_norm(c->stream, x, t16 ? NULL : y, rows, D, g, b, eps, y16), "layer_norm");
 }
 
 /* The register attention kernel reads K and V as half: each (sequence, head)'s
@@ -833,7 +835,8 @@ static void cu_feed_forward(vc_backend *be, const float *x, int64_t rows, int32_
     if ((b1 && !db1) || (b2 && !db2)) return;
     /* the second weight after the first GEMM is queued: a per-layer widened
      * weight is rounded into the one staging buffer (weight_half) */
-    const void *w1h = weight_half(be, w1, (int64_t)2 * inner * in), *xh = act_half(be, x, rows * in);
+    const void *x16 = half_at(c, x); /* a transient layer norm output */
+    const void *w1h = weight_half(be, w1, (int64_t)2 * inner * in), *xh = x16 ? x16 : act_half(be, x, rows * in);
     if (!w1h || !xh) return;
     gemm_rm_ex(be, true, true, false, true, (int)rows, 2 * inner, in, 1.0f, xh, in, 0, w1h, in, 0, 0.0f, hid,
                2 * inner, 0, 1);
