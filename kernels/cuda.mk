@@ -19,7 +19,7 @@ $(BUILD)/obj/lib/backend/cuda/%.o: CFLAGS_ALL += -I$(CUDA_HOME)/include
 
 $(CUDA_SO): $(CUDA_CU_OBJ) $(CUDA_C_OBJ)
 	$(CC) -shared -Wl,-soname,libvideocrafter-cuda.so.$(SOVERSION) -Wl,--version-script=lib/videocrafter.map \
-	    -Wl,--no-undefined $(LDFLAGS_ALL) -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++ -lm -ldl
+	    -Wl,--no-undefined $(LDFLAGS_ALL) -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++ -lm -ldl
 	ln -sf libvideocrafter-cuda.so.$(VERSION) $(BUILD)/libvideocrafter-cuda.so.$(SOVERSION)
 
 $(BUILD)/test/cuda/test_cuda_backend: test/cuda/test_cuda_backend.c $(AR_LIB) $(CUDA_SO)

@@ -200,6 +200,8 @@ static void test_linear_strided(void **state)
         {0, 3, 37, 16, 24, true, 0}, {1, 3, 37, 24, 16, true, 1}, {1, 2, 20, 8, 8, true, 2},
         {2, 5, 13, 16, 8, true, 0},  {3, 5, 13, 8, 16, true, 2},  {3, 4, 9, 12, 12, false, 1},
         {0, 1, 70, 33, 17, false, 0}, {2, 16, 40, 32, 32, true, 0},
+        /* one row per item (a 1x1 level): unit strides both ways */
+        {0, 3, 1, 16, 24, true, 0}, {1, 3, 1, 24, 16, true, 1}, {2, 5, 1, 16, 8, true, 0}, {3, 5, 1, 8, 16, true, 2},
     };
     for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
         vc_linear_args a = strided_layout(cs[ci].kind, cs[ci].batch, cs[ci].rows, cs[ci].in, cs[ci].out);

@@ -64,6 +64,20 @@ typedef struct vc_linear_args {
     float *y; int64_t y_batch, y_row, y_col;
 } vc_linear_args;
 
+/* How a GEMM sees vc_linear_args: X row-major [rows, in] (*x_rows, leading
+ * dimension *ldx) or transposed ([in, rows] row-major), Y as token rows
+ * (*y_tokens, leading dimension *ldy) or channel-major. A single row or
+ * column has unit strides both ways: it is read as the layout whose leading
+ * dimension covers it. */
+static inline void vc_linear_view(const vc_linear_args *a, bool *x_rows, int64_t *ldx, bool *y_tokens, int64_t *ldy)
+{
+    *x_rows = a->x_col == 1 && (a->x_row != 1 || a->rows == 1);
+    if (*x_rows) *ldx = a->rows == 1 && a->x_row < a->in ? a->in : a->x_row;
+    else *ldx = a->in == 1 && a->x_col < a->rows ? a->rows : a->x_col;
+    *y_tokens = a->y_col == 1;
+    *ldy = *y_tokens ? (a->rows == 1 && a->y_row < a->out ? a->out : a->y_row) : a->y_col;
+}
+
 /* y[n,co,oh,ow] = conv(x[n,ci,h,w], weight[co,ci,kh,kw]) + bias[co] (+ residual[n,co,oh,ow]);
  * cross-correlation, zero padding pad_{top,left,bottom,right}, oh = (h+pt+pb-kh)/stride+1.
  * y must not alias x; residual may alias y. */

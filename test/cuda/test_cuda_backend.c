@@ -601,6 +601,7 @@ static void run_small_checks(pair *p)
 {
     check_linear(p, 70, 48, 40);
     check_linear(p, 77, 64, 64);
+    check_linear(p, 50, 36, 24); /* the emulated cuBLASLt has no algorithm for it: the plain path */
     check_feed_forward(p, 70, 32, 48, true);
     check_linear_reuse(p, 50, 40, 24);
     check_norm_consumers(p, 2, 64, 7, 9);
@@ -608,6 +609,10 @@ static void run_small_checks(pair *p)
     check_linear_strided(p, 1, 3, 37, 48, 64, true, false);
     check_linear_strided(p, 2, 5, 13, 64, 32, false, false);
     check_linear_strided(p, 3, 5, 13, 32, 64, true, false);
+    check_linear_strided(p, 0, 3, 1, 64, 48, false, false); /* one row per item (a 1x1 level) */
+    check_linear_strided(p, 1, 3, 1, 48, 64, true, false);
+    check_linear_strided(p, 2, 5, 1, 64, 32, false, false);
+    check_linear_strided(p, 3, 5, 1, 32, 64, true, false);
     check_feed_forward(p, 33, 16, 40, false);
     check_norm_transient(p, 70, 64, 96);
     run_conv_checks(p);
@@ -720,6 +725,10 @@ int main(int argc, char **argv)
             if (pass == 0 && !strstr(detail, "convolutions cuDNN")) printf("  now: %s\n", detail);
             if (pass == 0 && expect_cudnn && !strstr(detail, "convolutions cuDNN")) {
                 printf("FAIL: cuDNN expected but not in use\n");
+                failures++;
+            }
+            if (pass == 0 && expect_cudnn && !strstr(detail, "cuBLASLt epilogues")) {
+                printf("FAIL: cuBLASLt expected but not in use\n");
                 failures++;
             }
             if (pass == 0 && mode && expect_cudnn && !strstr(detail, "attention in registers")) {

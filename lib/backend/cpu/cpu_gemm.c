@@ -147,12 +147,11 @@ void cpu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const 
 /* The two dense layouts of vc_linear_args' y, as the [R, Cc] row-major matrix
  * the bias helpers take: tokens [batch*rows, out] (bias per column) or
  * channel-major [batch*out, rows] (bias per row, index row % out). */
-static void strided_y_matrix(const vc_linear_args *a, int64_t *R, int64_t *Cc, int64_t *per_row_mod)
+static void strided_y_matrix(const vc_linear_args *a, bool tokens, int64_t *R, int64_t *Cc, int64_t *per_row_mod)
 {
-    const bool cm = a->y_col != 1;
-    *R = cm ? (int64_t)a->batch * a->out : (int64_t)a->batch * a->rows;
-    *Cc = cm ? a->rows : a->out;
-    *per_row_mod = cm ? a->out : 0;
+    *R = tokens ? (int64_t)a->batch * a->rows : (int64_t)a->batch * a->out;
+    *Cc = tokens ? a->out : a->rows;
+    *per_row_mod = tokens ? 0 : a->out;
 }
 
 /* Per item one GEMM: Y = X W^T for token rows, or Y^T = W X^T written
@@ -161,19 +160,17 @@ static void strided_y_matrix(const vc_linear_args *a, int64_t *R, int64_t *Cc, i
 void cpu_linear_strided(vc_backend *be, const vc_linear_args *a)
 {
     if (a->rows <= 0 || a->out <= 0 || a->batch <= 0) return;
-    int64_t R, Cc, mod;
-    strided_y_matrix(a, &R, &Cc, &mod);
+    bool x_rows, tokens;
+    int64_t ldx, ldy, R, Cc, mod;
+    vc_linear_view(a, &x_rows, &ldx, &tokens, &ldy);
+    strided_y_matrix(a, tokens, &R, &Cc, &mod);
     bool post_bias;
     const float beta = gemm_prologue(be, a->y, R, Cc, Cc, a->bias, mod, a->residual, &post_bias, false);
-    const bool x_rows_major = a->x_col == 1; /* X [rows, in] row-major, else X^T [in, rows] row-major */
-    const int64_t ldx = x_rows_major ? a->x_row : a->x_col;
     for (int32_t i = 0; i < a->batch; i++) {
         const float *xi = a->x + i * a->x_batch;
         float *yi = a->y + i * a->y_batch;
-        if (a->y_col == 1)
-            sgemm(be, !x_rows_major, true, a->rows, a->out, a->in, 1.0f, xi, ldx, a->w, a->in, beta, yi, a->y_row);
-        else
-            sgemm(be, false, x_rows_major, a->out, a->rows, a->in, 1.0f, a->w, a->in, xi, ldx, beta, yi, a->y_col);
+        if (tokens) sgemm(be, !x_rows, true, a->rows, a->out, a->in, 1.0f, xi, ldx, a->w, a->in, beta, yi, ldy);
+        else sgemm(be, false, x_rows, a->out, a->rows, a->in, 1.0f, a->w, a->in, xi, ldx, beta, yi, ldy);
     }
     if (post_bias) bias_add(be, a->y, R, Cc, a->bias, mod);
     else if (a->residual && a->residual != a->y) cpu_add_inplace(be, a->y, a->residual, R * Cc);

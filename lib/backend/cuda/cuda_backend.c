@@ -25,6 +25,7 @@
 #include "../../../kernels/vc_kernels.h"
 #include "../backend.h"
 #include "cudnn_conv.h"
+#include "lt_gemm.h"
 #include "profile.h"
 
 #define VC_CUDA_EXPORT __attribute__((visibility("default")))
@@ -40,7 +41,9 @@ typedef struct weight_slot {
 } weight_slot;
 
 enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_NORM, SCRATCH_CONV_WS, SCRATCH_FF_HID, SCRATCH_FF_ACT,
-       SCRATCH_ATT_K, SCRATCH_ATT_V, SCRATCH_ATT_Q, SCRATCH_ATT_O, SCRATCH_TAPS, SCRATCH_N };
+       SCRATCH_ATT_K, SCRATCH_ATT_V, SCRATCH_ATT_Q, SCRATCH_ATT_O, SCRATCH_TAPS, SCRATCH_LT_WS, SCRATCH_N };
+
+#define LT_WS_BYTES ((size_t)32 << 20) /* cuBLASLt workspace */
 
 #define MAX_TRANSIENT 16 /* transient buffers declared at once (a transformer block has 6) */
 typedef struct transient_buf {
@@ -54,6 +57,7 @@ typedef struct cuda_impl {
     cudaStream_t stream;
     cublasHandle_t blas;
     vc_cudnn *dnn;             /* NULL: convolutions through im2col + cuBLAS */
+    vc_lt *lt;                 /* NULL: biases of linear layers in a pass of their own */
     bool fast16;
     bool flash_regs;           /* fp16 attention keeps scores and output in registers (probed layout) */
     char gpu[96];              /* the device's name, for the description */
@@ -64,7 +68,7 @@ typedef struct cuda_impl {
     void *scratch[SCRATCH_N];  /* im2col columns or half conv output, half activations, upload staging, norm
                                   statistics, cuDNN workspace, feed-forward intermediates, attention
                                   operands (half K and V, or float copies of transient ones), the
-                                  temporal convolution's taps-major weight */
+                                  temporal convolution's taps-major weight, cuBLASLt workspace */
     size_t scratch_bytes[SCRATCH_N];
     vc_cuda_prof *prof;        /* NULL unless VIDEOCRAFTER_CUDA_PROFILE=1 */
     const char *op;            /* the op being run, for the profile */
@@ -407,6 +411,22 @@ static void cu_transient(vc_backend *be, float *p, int64_t n)
     else if (c->fast16 && n > 0 && c->n_transient < MAX_TRANSIENT) c->transient[c->n_transient++] = (transient_buf){p, n};
 }
 
+/* y[rows, out] = x w^T + bias (+ y when accumulate) through cuBLASLt, the bias
+ * in the GEMM's epilogue; false: not done, the caller takes GEMM + bias pass */
+static bool lt_linear(vc_backend *be, bool half_in, int64_t rows, int32_t in, int32_t out, const void *x,
+                      const void *w, const float *bias, bool accumulate, float *y)
+{
+    cuda_impl *c = impl_of(be);
+    if (!c->lt || !bias || rows > 0x7fffffff) return false;
+    void *ws = scratch_try(c, SCRATCH_LT_WS, LT_WS_BYTES);
+    if (!ws) return false;
+    mark(be, "cublasLt gemm + bias");
+    const bool done = vc_lt_linear(c->lt, c->stream, half_in, (int)rows, in, out, x, in, w, bias, accumulate, y, out, ws,
+                                   LT_WS_BYTES);
+    resume(be);
+    return done;
+}
+
 static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *bias,
                       int32_t out, const float *residual, float *y)
 {
@@ -426,6 +446,10 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
         }
         const void *wh = weight_half(be, w, (int64_t)out * in), *xh = x16 ? x16 : act_half(be, x, rows * in);
         if (!wh || !xh) return;
+        if (!y16 && !after && lt_linear(be, true, rows, in, out, xh, wh, db, beta != 0.0f, y)) {
+            wrote(be, y, rows * out);
+            return;
+        }
         gemm_rm_ex(be, true, y16 != NULL, false, true, (int)rows, out, in, 1.0f, xh, in, 0, wh, in, 0, beta,
                    y16 ? y16 : (void *)y, out, 0, 1);
         if (y16) {
@@ -435,6 +459,10 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
     } else {
         const float *dw = dev_in(be, w, FBYTES((int64_t)out * in));
         if (!dw) return;
+        if (!after && lt_linear(be, false, rows, in, out, x, dw, db, beta != 0.0f, y)) {
+            wrote(be, y, rows * out);
+            return;
+        }
         gemm_rm(be, false, false, true, (int)rows, out, in, 1.0f, x, in, 0, dw, in, 0, beta, y, out, 0, 1);
     }
     if (db || after) note_cuda(be, vck_bias_residual(c->stream, y, db, after, rows, out, 1), "bias");
@@ -449,10 +477,12 @@ static void cu_linear_strided(vc_backend *be, const vc_linear_args *a)
     enter_keeping_half(be, "linear_strided");
     cuda_impl *c = impl_of(be);
     if (a->rows <= 0 || a->out <= 0 || a->batch <= 0) return;
-    const bool x_rows_major = a->x_col == 1, tokens = a->y_col == 1;
-    const int64_t ldx = x_rows_major ? a->x_row : a->x_col, total = (int64_t)a->batch * a->rows * a->out;
+    bool x_rows_major, tokens;
+    int64_t ldx, ldy;
+    vc_linear_view(a, &x_rows_major, &ldx, &tokens, &ldy);
+    const int64_t total = (int64_t)a->batch * a->rows * a->out;
     const int64_t x_span = (a->batch - 1) * a->x_batch + (a->rows - 1) * a->x_row + (int64_t)(a->in - 1) * a->x_col + 1;
-    if (a->rows > 0x7fffffff || ldx > 0x7fffffff || (tokens ? a->y_row : a->y_col) > 0x7fffffff) {
+    if (a->rows > 0x7fffffff || ldx > 0x7fffffff || ldy > 0x7fffffff) {
         note_cuda(be, cudaErrorInvalidValue, "linear size");
         return;
     }
@@ -470,10 +500,10 @@ static void cu_linear_strided(vc_backend *be, const vc_linear_args *a)
     const float beta = a->residual == a->y ? 1.0f : 0.0f, *after = a->residual != a->y ? a->residual : NULL;
     if (tokens)
         gemm_rm(be, c->fast16, !x_rows_major, true, (int)a->rows, a->out, a->in, 1.0f, x, ldx, a->x_batch, w, a->in,
-                0, beta, a->y, a->y_row, a->y_batch, a->batch);
+                0, beta, a->y, ldy, a->y_batch, a->batch);
     else
         gemm_rm(be, c->fast16, false, x_rows_major, a->out, (int)a->rows, a->in, 1.0f, w, a->in, 0, x, ldx,
-                a->x_batch, beta, a->y, a->y_col, a->y_batch, a->batch);
+                a->x_batch, beta, a->y, ldy, a->y_batch, a->batch);
     if (db || after)
         note_cuda(be, tokens ? vck_bias_residual(c->stream, a->y, db, after, total / a->out, a->out, 1)
                              : vck_bias_residual(c->stream, a->y, db, after, a->batch, a->out, a->rows),
@@ -507,7 +537,8 @@ static void describe(vc_backend *be, const char *conv)
     cuda_impl *c = impl_of(be);
     const char *mode = !c->fast16 ? "float32 mode" : c->flash_regs ? "fp16 mode (attention in registers)"
                                                                     : "fp16 mode (attention through shared tiles)";
-    snprintf(be->detail, sizeof be->detail, "%.80s, %s, convolutions %.240s", c->gpu, mode, conv);
+    snprintf(be->detail, sizeof be->detail, "%.80s, %s, convolutions %.200s, linear biases %s", c->gpu, mode, conv,
+             c->lt ? "in cuBLASLt epilogues" : "in a pass of their own");
 }
 
 /* cuDNN would not make its handle: convolutions on im2col from now on, and the
@@ -844,6 +875,10 @@ static void cu_feed_forward(vc_backend *be, const float *x, int64_t rows, int32_
     const void *w2h = weight_half(be, w2, (int64_t)out * inner);
     if (!w2h) return;
     const float *after = residual != y ? residual : NULL;
+    if (!after && lt_linear(be, true, rows, inner, out, gg, w2h, db2, residual == y, y)) {
+        wrote(be, y, rows * out);
+        return;
+    }
     gemm_rm(be, true, false, true, (int)rows, out, inner, 1.0f, gg, inner, 0, w2h, inner, 0,
             residual == y ? 1.0f : 0.0f, y, out, 0, 1);
     if (db2 || after) note_cuda(be, vck_bias_residual(c->stream, y, db2, after, rows, out, 1), "bias");
@@ -921,6 +956,7 @@ static void cu_destroy(vc_backend *be)
             vc_cuda_prof_free(c->prof);
         }
         vc_cudnn_close(c->dnn);
+        vc_lt_destroy(c->lt);
         if (c->blas) cublasDestroy(c->blas);
         if (c->stream) cudaStreamDestroy(c->stream);
         free(c);
@@ -1047,6 +1083,8 @@ VC_CUDA_EXPORT vc_status VC_CUDA_ENTRY(vc_context *ctx, int32_t device, int32_t 
     }
     char why[200] = "", conv[240];
     c->dnn = vc_cudnn_open(c->stream, why, sizeof why);
+    const char *lt = getenv("VIDEOCRAFTER_CUBLASLT"); /* off: the A/B comparison */
+    if (!lt || strcmp(lt, "off")) c->lt = vc_lt_create();
     struct cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, device) != cudaSuccess) snprintf(prop.name, sizeof prop.name, "?");
     snprintf(c->gpu, sizeof c->gpu, "%.80s", prop.name);

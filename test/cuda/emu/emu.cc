@@ -21,6 +21,7 @@
 #include <mutex>
 #include <vector>
 
+#include "include/cublasLt.h"
 #include "include/vcemu_kernel.h"
 
 extern "C" void vcemu_switch(void **save_sp, void *load_sp);
@@ -501,5 +502,152 @@ extern "C" cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOpera
             for (int j = 0; j < n; j++)
                 for (int i = 0; i < m; i++) ch[(size_t)j * ldc + i] = vcemu::f32_to_f16(c[(size_t)j * ldc + i]);
     }
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+// ------------------------------------------------------------------ cuBLASLt
+// The subset lt_gemm.c uses: one GEMM with the bias epilogue, C == D. The
+// heuristic finds nothing where k is not a multiple of 8 (as tensor-core
+// kernels want), and a launch with a pointer less aligned than the preference
+// promised is refused, so the backend's fallbacks run here too.
+
+struct vcemu_lt_handle { int unused; };
+struct vcemu_lt_desc {
+    cublasOperation_t ta = CUBLAS_OP_N, tb = CUBLAS_OP_N;
+    cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+    const float *bias = nullptr;
+};
+struct vcemu_lt_layout { cudaDataType_t type; uint64_t rows, cols; int64_t ld; };
+struct vcemu_lt_pref { uint64_t ws = 0; uint32_t align[4] = {256, 256, 256, 256}; };
+
+template <typename T> static cublasStatus_t set_field(T *dst, const void *buf, size_t bytes)
+{
+    if (!buf || bytes != sizeof(T)) return CUBLAS_STATUS_INVALID_VALUE;
+    memcpy(dst, buf, sizeof(T));
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+extern "C" cublasStatus_t cublasLtCreate(cublasLtHandle_t *h)
+{
+    *h = new vcemu_lt_handle();
+    return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtDestroy(cublasLtHandle_t h)
+{
+    delete h;
+    return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *d, cublasComputeType_t compute, cudaDataType_t scale)
+{
+    if (compute != CUBLAS_COMPUTE_32F || scale != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
+    *d = new vcemu_lt_desc();
+    return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t d)
+{
+    delete d;
+    return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t attr,
+                                                         const void *buf, size_t bytes)
+{
+    switch (attr) {
+    case CUBLASLT_MATMUL_DESC_TRANSA: return set_field(&d->ta, buf, bytes);
+    case CUBLASLT_MATMUL_DESC_TRANSB: return set_field(&d->tb, buf, bytes);
+    case CUBLASLT_MATMUL_DESC_EPILOGUE: return set_field(&d->epilogue, buf, bytes);
+    case CUBLASLT_MATMUL_DESC_BIAS_POINTER: return set_field(&d->bias, buf, bytes);
+    }
+    return CUBLAS_STATUS_INVALID_VALUE;
+}
+extern "C" cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t *l, cudaDataType_t type, uint64_t rows,
+                                                     uint64_t cols, int64_t ld)
+{
+    if (ld < (int64_t)std::max<uint64_t>(1, rows)) return CUBLAS_STATUS_INVALID_VALUE;
+    *l = new vcemu_lt_layout{type, rows, cols, ld};
+    return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t l)
+{
+    delete l;
+    return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *p)
+{
+    *p = new vcemu_lt_pref();
+    return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t p)
+{
+    delete p;
+    return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t p,
+                                                               cublasLtMatmulPreferenceAttributes_t attr,
+                                                               const void *buf, size_t bytes)
+{
+    switch (attr) {
+    case CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES: return set_field(&p->ws, buf, bytes);
+    case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES: return set_field(&p->align[0], buf, bytes);
+    case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES: return set_field(&p->align[1], buf, bytes);
+    case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES: return set_field(&p->align[2], buf, bytes);
+    case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES: return set_field(&p->align[3], buf, bytes);
+    }
+    return CUBLAS_STATUS_INVALID_VALUE;
+}
+
+// the shape of D = op(A) op(B), or false
+static bool lt_shape(const vcemu_lt_desc *d, const vcemu_lt_layout *a, const vcemu_lt_layout *b,
+                     const vcemu_lt_layout *c, uint64_t *m, uint64_t *n, uint64_t *k)
+{
+    const uint64_t am = d->ta == CUBLAS_OP_N ? a->rows : a->cols, ak = d->ta == CUBLAS_OP_N ? a->cols : a->rows;
+    const uint64_t bk = d->tb == CUBLAS_OP_N ? b->rows : b->cols, bn = d->tb == CUBLAS_OP_N ? b->cols : b->rows;
+    *m = am, *n = bn, *k = ak;
+    return ak == bk && c->rows == am && c->cols == bn && a->type == b->type && c->type == CUDA_R_32F;
+}
+
+struct vcemu_lt_algo { uint32_t align[4]; }; // what the chosen algorithm assumes
+
+extern "C" cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDesc_t d, cublasLtMatrixLayout_t a,
+                                                         cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c,
+                                                         cublasLtMatrixLayout_t dd, cublasLtMatmulPreference_t p,
+                                                         int requested, cublasLtMatmulHeuristicResult_t *results,
+                                                         int *returned)
+{
+    *returned = 0;
+    uint64_t m, n, k;
+    if (requested < 1 || c != dd || !lt_shape(d, a, b, c, &m, &n, &k)) return CUBLAS_STATUS_INVALID_VALUE;
+    if (k % 8) return CUBLAS_STATUS_NOT_SUPPORTED;
+    memset(&results[0], 0, sizeof results[0]);
+    vcemu_lt_algo al;
+    memcpy(al.align, p->align, sizeof al.align);
+    static_assert(sizeof al <= sizeof results[0].algo, "algo");
+    memcpy(&results[0].algo, &al, sizeof al);
+    results[0].state = CUBLAS_STATUS_SUCCESS;
+    *returned = 1;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+extern "C" cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t d, const void *alpha, const void *A,
+                                         cublasLtMatrixLayout_t a, const void *B, cublasLtMatrixLayout_t b,
+                                         const void *beta, const void *C, cublasLtMatrixLayout_t c, void *D,
+                                         cublasLtMatrixLayout_t dd, const cublasLtMatmulAlgo_t *algo, void *, size_t,
+                                         cudaStream_t)
+{
+    uint64_t m, n, k;
+    if (C != D || c != dd || !algo || !lt_shape(d, a, b, c, &m, &n, &k)) return CUBLAS_STATUS_INVALID_VALUE;
+    vcemu_lt_algo al;
+    memcpy(&al, algo, sizeof al);
+    const void *ptrs[4] = {A, B, C, D};
+    for (int i = 0; i < 4; i++)
+        if ((uintptr_t)ptrs[i] % al.align[i]) return CUBLAS_STATUS_NOT_SUPPORTED;
+    const bool bias = d->epilogue == CUBLASLT_EPILOGUE_BIAS;
+    if (bias && (!d->bias || !vcemu_is_device(d->bias))) return CUBLAS_STATUS_INVALID_VALUE;
+    cublasStatus_t st = cublasGemmStridedBatchedEx(nullptr, d->ta, d->tb, (int)m, (int)n, (int)k, alpha, A, a->type,
+                                                   (int)a->ld, 0, B, b->type, (int)b->ld, 0, beta, D, CUDA_R_32F,
+                                                   (int)c->ld, 0, 1, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (st != CUBLAS_STATUS_SUCCESS || !bias) return st;
+    float *y = (float *)D;
+    for (uint64_t j = 0; j < n; j++)
+        for (uint64_t i = 0; i < m; i++) y[j * c->ld + i] += d->bias[i];
     return CUBLAS_STATUS_SUCCESS;
 }
