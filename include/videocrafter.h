@@ -163,7 +163,7 @@ typedef struct vc_context_params {
     uint32_t struct_size;       /* sizeof(vc_context_params), set by the default */
     const char *backend;        /* "cpu" (default, NULL) or "cuda" (docs/cuda.md; read at creation:
                                    $VIDEOCRAFTER_CUDA_PRECISION, $VIDEOCRAFTER_CUDNN,
-                                   $VIDEOCRAFTER_CUDA_PROFILE) */
+                                   $VIDEOCRAFTER_CUBLASLT, $VIDEOCRAFTER_CUDA_PROFILE) */
     int32_t device;             /* device index for GPU backends (0) */
     int32_t n_threads;          /* CPU threads for every kernel, GEMM included; 0 = all cores */
     vc_log_level log_level;     /* messages below this are dropped (VC_LOG_WARN) */

@@ -71,6 +71,10 @@ echo "== GPU time per op, fp16 UNet step T16 (VIDEOCRAFTER_CUDA_PROFILE=1; event
 VIDEOCRAFTER_CUDA_PRECISION=fp16 VIDEOCRAFTER_CUDA_PROFILE=1 timeout 90 "$B/bench/bench_model" --backend cuda \
     --ckpt $M/model.ckpt --frames 16 --ddim-frames 0 --video-steps 0 --threads 8 --out "$OUT/bench_cuda_fp16_profile.json.txt" 2>&1 |
     grep -A 40 'cuda profile'
+mark "bench ours fp16 without cuBLASLt"
+echo "== UNet step with the linear biases in their own pass (VIDEOCRAFTER_CUBLASLT=off; A/B against the fp16 row)"
+VIDEOCRAFTER_CUDA_PRECISION=fp16 VIDEOCRAFTER_CUBLASLT=off timeout 60 "$B/bench/bench_model" --backend cuda \
+    --ckpt $M/model.ckpt --frames 16 --ddim-frames 0 --video-steps 0 --threads 8 --out "$OUT/bench_cuda_fp16_nolt.json.txt"
 mark end
 kill $SMI 2>/dev/null
 phase "peak GPU memory used (MiB) per phase"
