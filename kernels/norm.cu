@@ -128,7 +128,7 @@ __global__ void group_apply_k(const float *x, float *y, int frames, int C, int64
         const float xv = ib ? x[at] + ib[c] : x[at];
         float v = (xv - fmean) * rstd * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
         if (silu) v = v / (1.0f + expf(-v));
-        y[at] = v;
+        if (y) y[at] = v; // NULL: the half output alone
         if (y16) y16[at] = __float2half_rn(v); // the next convolution's operand (fp16 mode)
     });
 }

@@ -48,7 +48,7 @@ int vck_half_bias_residual(vck_stream s, float *y, const void *h, const float *b
  * in_bias is not NULL; work holds 3 * n * G * vck_group_norm_parts(n,
  * frames, C, S, G) doubles. gamma, beta may be NULL (1 and 0). y may alias x.
  * The norms also write y as IEEE half into y16 when it is not NULL (fp16
- * mode: the next layer's operand). */
+ * mode: the next layer's operand); y may then be NULL. */
 typedef struct vck_group_norm_args {
     const float *x;
     float *y;

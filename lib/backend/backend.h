@@ -163,11 +163,12 @@ typedef struct vc_backend_ops {
     void (*attention)(vc_backend *be, const vc_attn_args *a);
     /* Optional (NULL: nothing to do). Declares that, until the next call with
      * p NULL, the n floats at p are written only by linear (as y, with no
-     * residual), layer_norm (y) and attention (o), and read only by linear,
-     * feed_forward (x) and attention (q, k, v, o) -- a transformer block's
-     * normed tokens and attention intermediates: a backend may hold them in
-     * its own format there (the CUDA backend's fp16 mode: IEEE half). Call it
-     * before the first write. The cpu-checked backend reports any other use. */
+     * residual), layer_norm and group_norm (y) and attention (o), and read
+     * only by linear, attention (q, k, v, o) and as x by feed_forward,
+     * linear_strided, conv2d and conv_temporal -- normed activations and
+     * attention intermediates: a backend may hold them in its own format
+     * there (the CUDA backend's fp16 mode: IEEE half). Call it before the
+     * first write. The cpu-checked backend reports any other use. */
     void (*transient)(vc_backend *be, float *p, int64_t n);
 
     /* elementwise (y may alias x) */

@@ -51,11 +51,17 @@ static bool in_transient(vc_backend *be, const void *p)
 }
 
 /* The arguments through which a transient buffer may be used: linear's x and
- * y, attention's q, k, v, o, layer_norm's y, feed_forward's x. */
+ * y, attention's q, k, v, o, the norms' y, and x of feed_forward,
+ * linear_strided, conv2d and conv_temporal. */
 static bool transient_use(const char *op, const char *arg)
 {
-    return !strcmp(op, "linear") || !strcmp(op, "attention") || (!strcmp(op, "layer_norm") && !strcmp(arg, "y")) ||
-           (!strcmp(op, "feed_forward") && !strcmp(arg, "x"));
+    static const char *const readers[] = {"feed_forward", "linear_strided", "conv2d", "conv_temporal"};
+    if (!strcmp(op, "linear") || !strcmp(op, "attention")) return true;
+    if (!strcmp(arg, "y")) return !strcmp(op, "layer_norm") || !strcmp(op, "group_norm");
+    if (!strcmp(arg, "x"))
+        for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
+            if (!strcmp(op, readers[i])) return true;
+    return false;
 }
 
 /* Backend memory argument: must be a handed-out address (or NULL), and inside a

@@ -229,6 +229,7 @@ static void temporal_conv(run *r, const char *p, const float *x, int32_t C, int6
         /* folded throughout: the norm and the convolution take the video's
          * frames as [T,C,S] blocks, so nothing is unfolded. Convolutions 1-3
          * leave their bias to the next norm, which adds it on the way in. */
+        transient(r, y1, n); /* each norm's output is read only by the convolution after it */
         for (int k = 1; k <= 4; k++) {
             /* §5.4 quirk: 5-D GroupNorm, statistics over all frames */
             if (k == 1) gn(r, x, y1, B, T, C, S, g[k], b[k], 1e-5f, true);
@@ -237,6 +238,7 @@ static void temporal_conv(run *r, const char *p, const float *x, int32_t C, int6
                                  k == 4 ? out : y2);
         }
     }
+    transient(r, NULL, 0);
     vc_arena_release(r->be, mark);
 }
 
@@ -263,6 +265,7 @@ static void res_block(run *r, const char *p, const float *x, int32_t ci, int32_t
     float *sk = ci != co ? buf(r, N * co * S) : NULL;
     float *h2 = r->u->temporal_conv ? buf(r, N * co * S) : NULL;
     if (!r->st) {
+        transient(r, a, N * ci * S); /* read only by the convolution */
         gn(r, x, a, N, 1, ci, S, g1, b1, 1e-5f, true); /* GroupNormSpecific, per frame (§5.10) */
         /* h = conv(a) + c1 + emb of the frame's video: the bias and the
          * embedding go into the norm's input bias (e[b] + c1, per video) */
@@ -282,6 +285,7 @@ static void res_block(run *r, const char *p, const float *x, int32_t ci, int32_t
             conv(r, h, (int32_t)N, co, hh, ww, w2, c2, co, 3, 1, 1, skip, out);
         }
     }
+    transient(r, NULL, 0);
     vc_arena_release(r->be, mark);
 }
 
@@ -453,6 +457,7 @@ static void spatial_tf(run *r, const char *p, const float *x, int32_t C, int64_t
     const float *po = wt(r, CC, "%s.proj_out.weight", p), *pob = wt(r, C, "%s.proj_out.bias", p);
     float *g = buf(r, rows * C), *tok = buf(r, rows * C);
     if (!r->st) {
+        transient(r, g, rows * C); /* read only by proj_in */
         gn(r, x, g, N, 1, C, S, gw, gb, 1e-6f, false); /* nn.GroupNorm eps 1e-6, per frame (§5.10) */
         /* proj_in reads each normed frame [C,S] as S token rows: tok [N,S,C],
          * token = row*ww + col (use_linear false would use 1x1 convs: the same
@@ -474,6 +479,7 @@ static void spatial_tf(run *r, const char *p, const float *x, int32_t C, int64_t
         };
         r->op->linear_strided(r->be, &o);
     }
+    transient(r, NULL, 0);
     vc_arena_release(r->be, mark);
 }
 
@@ -491,6 +497,7 @@ static void temporal_tf(run *r, const char *p, const float *x, int32_t C, int32_
     const float *po = wt(r, (int64_t)C * Ci, "%s.proj_out.weight", p), *pob = wt(r, C, "%s.proj_out.bias", p);
     float *un = buf(r, rows * C), *a = buf(r, rows * Ci);
     if (!r->st) {
+        transient(r, un, rows * C); /* read only by proj_in */
         gn(r, x, un, B, T, C, S, gw, gb, 1e-6f, false); /* all frames (§5.10), on the folded video */
         /* per video: proj_in reads frame t's [C,S] as S token rows and writes
          * rows (s, t) of the sequences [(B S), T, Ci]; proj_out the reverse,
@@ -518,6 +525,7 @@ static void temporal_tf(run *r, const char *p, const float *x, int32_t C, int32_
             r->op->linear_strided(r->be, &o);
         }
     }
+    transient(r, NULL, 0);
     vc_arena_release(r->be, mark);
 }
 

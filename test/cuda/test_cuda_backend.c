@@ -308,6 +308,49 @@ static void check_temporal_layer(pair *p, int B, int C, int T, int64_t S)
     free(x); free(gam); free(bet); free(w); free(b); free(g); free(y);
 }
 
+/* A group norm into a transient buffer (fp16 mode: only its halves written),
+ * then the consumers the UNet gives it: a 3x3 convolution (frames 1), the
+ * temporal convolution (frames T), a transformer's proj_in (frames 1). */
+static void check_norm_transient_conv(pair *p, int B, int T, int C, int h, int w)
+{
+    if (!p->gpu->ops->transient) return;
+    const int64_t S = (int64_t)h * w, n = (int64_t)B * T * C * S;
+    float *x = host_rand(n), *gam = host_rand(C), *bet = host_rand(C), *g = malloc((size_t)n * 4);
+    float *wc = host_rand((int64_t)C * C * 9), *wt = host_rand((int64_t)C * C * 3), *wl = host_rand((int64_t)C * C);
+    float *b = host_rand(C), *y = malloc((size_t)n * 4);
+    vc_backend *gp = p->gpu;
+    float *dx = dev_copy(gp, x, n), *dg = gp->ops->alloc(gp, (size_t)n * 4), *dy = gp->ops->alloc(gp, (size_t)n * 4);
+    for (int use = 0; use < 3; use++) {
+        const int frames = use == 1 ? T : 1, nn = use == 1 ? B : B * T;
+        vc_linear_args l = strided_layout(0, B * T, S, C, C);
+        l.w = wl, l.bias = b;
+        gn(p->cpu, x, g, nn, frames, C, S, gam, bet, 1e-5f, true, NULL, 0);
+        gp->ops->transient(gp, dg, n);
+        gn(gp, dx, dg, nn, frames, C, S, gam, bet, 1e-5f, true, NULL, 0);
+        const char *what = use == 0 ? "conv2d 3x3" : use == 1 ? "conv_temporal" : "linear_strided (proj_in)";
+        if (use == 0) {
+            vc_conv2d_args a = {g, B * T, C, h, w, wc, b, C, 3, 3, 1, 1, 1, 1, 1, NULL, y};
+            p->cpu->ops->conv2d(p->cpu, &a);
+            a.x = dg, a.y = dy;
+            gp->ops->conv2d(gp, &a);
+        } else if (use == 1) {
+            p->cpu->ops->conv_temporal(p->cpu, g, B, C, T, S, wt, b, C, 3, NULL, y);
+            gp->ops->conv_temporal(gp, dg, B, C, T, S, wt, b, C, 3, NULL, dy);
+        } else {
+            l.x = g, l.y = y;
+            p->cpu->ops->linear_strided(p->cpu, &l);
+            l.x = dg, l.y = dy;
+            gp->ops->linear_strided(gp, &l);
+        }
+        gp->ops->transient(gp, NULL, 0);
+        char name[112];
+        snprintf(name, sizeof name, "group_norm (transient), %s on it %dx%dx%dx%lld", what, B, T, C, (long long)S);
+        compare(name, gp, dy, y, n, g_tol);
+    }
+    gp->ops->free(gp, dx); gp->ops->free(gp, dg); gp->ops->free(gp, dy);
+    free(x); free(gam); free(bet); free(g); free(wc); free(wt); free(wl); free(b); free(y);
+}
+
 /* the convolutions, run once more with cuDNN off (im2col + cuBLAS; temporal as batched GEMMs) */
 static void run_conv_checks(pair *p)
 {
@@ -322,6 +365,7 @@ static void run_conv_checks(pair *p)
         check_conv_temporal(p, 1, 8, 4, 20, 8, false);
         check_conv_temporal(p, 1, 8, 1, 20, 8, true); /* one frame: only the centre tap */
         check_temporal_layer(p, 2, 64, 5, 30);
+        check_norm_transient_conv(p, 2, 3, 64, 5, 7);
         return;
     }
     check_conv(p, 2, 320, 40, 64, 320, 3, 1, 1, false);
@@ -333,6 +377,7 @@ static void run_conv_checks(pair *p)
     check_conv_temporal(p, 2, 320, 16, 2560, 320, true);
     check_conv_temporal(p, 1, 640, 16, 640, 640, false);
     check_temporal_layer(p, 2, 320, 16, 2560);
+    check_norm_transient_conv(p, 2, 16, 320, 40, 64);
 }
 
 /* x [n, frames, C, S], statistics over each sample's frames; bias_group > 0:

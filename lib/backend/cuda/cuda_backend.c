@@ -41,7 +41,8 @@ typedef struct weight_slot {
 } weight_slot;
 
 enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_NORM, SCRATCH_CONV_WS, SCRATCH_FF_HID, SCRATCH_FF_ACT,
-       SCRATCH_ATT_K, SCRATCH_ATT_V, SCRATCH_ATT_Q, SCRATCH_ATT_O, SCRATCH_TAPS, SCRATCH_LT_WS, SCRATCH_N };
+       SCRATCH_ATT_K, SCRATCH_ATT_V, SCRATCH_ATT_Q, SCRATCH_ATT_O, SCRATCH_TAPS, SCRATCH_LT_WS, SCRATCH_WIDE,
+       SCRATCH_N };
 
 #define LT_WS_BYTES ((size_t)32 << 20) /* cuBLASLt workspace */
 
@@ -374,11 +375,26 @@ static void *half_shadow(vc_backend *be, const float *y, int64_t n)
     return h;
 }
 
+/* fp16 mode: a transient buffer (vc_backend_ops.transient) holds its floats'
+ * values as IEEE half, element i of the buffer at half i of its memory, so
+ * pointer arithmetic in floats carries over. The half address of p, or NULL
+ * where p is in none. */
+static void *half_at(const cuda_impl *c, const float *p)
+{
+    for (int i = 0; i < c->n_transient; i++)
+        if (p >= c->transient[i].p && p < c->transient[i].p + c->transient[i].n)
+            return (uint16_t *)c->transient[i].p + (p - c->transient[i].p);
+    return NULL;
+}
+
 /* fp16 mode: activations rounded to half in the half scratch (or found there:
- * a part of what a norm or the previous conversion left) */
+ * a part of what a norm or the previous conversion left, or a transient
+ * buffer's own halves) */
 static const void *act_half(vc_backend *be, const float *x, int64_t n)
 {
     cuda_impl *c = impl_of(be);
+    void *t = half_at(c, x); /* a transient buffer: held as half already */
+    if (t) return t;
     if (c->half_of && x >= c->half_of && x + n <= c->half_of + c->half_n)
         return (const uint16_t *)c->scratch[SCRATCH_HALF] + (x - c->half_of);
     void *h = scratch(be, SCRATCH_HALF, (size_t)n * 2);
@@ -390,18 +406,6 @@ static const void *act_half(vc_backend *be, const float *x, int64_t n)
     c->half_of = x;
     c->half_n = n;
     return h;
-}
-
-/* fp16 mode: a transient buffer (vc_backend_ops.transient) holds its floats'
- * values as IEEE half, element i of the buffer at half i of its memory, so
- * pointer arithmetic in floats carries over. The half address of p, or NULL
- * where p is in none. */
-static void *half_at(const cuda_impl *c, const float *p)
-{
-    for (int i = 0; i < c->n_transient; i++)
-        if (p >= c->transient[i].p && p < c->transient[i].p + c->transient[i].n)
-            return (uint16_t *)c->transient[i].p + (p - c->transient[i].p);
-    return NULL;
 }
 
 static void cu_transient(vc_backend *be, float *p, int64_t n)
@@ -643,6 +647,13 @@ static void conv2d_body(vc_backend *be, const vc_conv2d_args *a)
         } else {
             void *buf = scratch(be, SCRATCH_COLS, (size_t)(nb * K * P) * esz);
             if (!buf) return;
+            const void *t = h16 ? half_at(c, xi) : NULL;
+            if (t) { /* a transient input: widened for the float im2col */
+                float *wide = scratch(be, SCRATCH_WIDE, FBYTES(nb * a->ci * HW));
+                if (!wide) return;
+                note_cuda(be, vck_widen(c->stream, t, false, wide, nb * a->ci * HW), "conv input");
+                xi = wide;
+            }
             int e = h16 ? vck_im2col_f16(c->stream, xi, nb, a->ci, a->h, a->w, a->kh, a->kw, a->stride, a->pad_top,
                                          a->pad_left, oh, ow, buf)
                         : vck_im2col(c->stream, xi, nb, a->ci, a->h, a->w, a->kh, a->kw, a->stride, a->pad_top,
@@ -725,10 +736,11 @@ static void cu_group_norm(vc_backend *be, const vc_group_norm_args *a)
     const size_t parts = (size_t)vck_group_norm_parts(a->n, a->frames, a->C, a->S, a->G);
     double *work = scratch(be, SCRATCH_NORM, sizeof(double) * 3 * (size_t)a->n * a->G * parts);
     if (!work) return;
+    void *t16 = half_at(impl_of(be), a->y); /* a transient output: only its halves are written */
     const vck_group_norm_args k = {
-        .x = a->x, .y = a->y, .n = a->n, .frames = a->frames, .C = a->C, .G = a->G, .S = a->S, .gamma = g, .beta = b,
+        .x = a->x, .y = t16 ? NULL : a->y, .n = a->n, .frames = a->frames, .C = a->C, .G = a->G, .S = a->S, .gamma = g, .beta = b,
         .in_bias = ib, .bias_group = a->bias_group, .eps = a->eps, .silu = a->silu, .work = work,
-        .y16 = half_shadow(be, a->y, (int64_t)a->n * a->frames * a->C * a->S),
+        .y16 = t16 ? t16 : half_shadow(be, a->y, (int64_t)a->n * a->frames * a->C * a->S),
     };
     note_cuda(be, vck_group_norm(impl_of(be)->stream, &k), "group_norm");
 }
