@@ -458,6 +458,7 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
                    y16 ? y16 : (void *)y, out, 0, 1);
         if (y16) {
             if (db) note_cuda(be, vck_bias_half(c->stream, y16, db, rows, out), "bias");
+            wrote(be, y, rows * out); /* its memory may hold what a half copy was made of */
             return;
         }
     } else {
