@@ -110,19 +110,8 @@ static float *buf(run *r, int64_t n)
 /* ------------------------------------------------------------ op helpers */
 
 /* GroupNorm of n images [C,S] (frames 1) or of n folded videos [frames,C,S]
- * with statistics over all their frames */
-static void gn(run *r, const float *x, float *y, int64_t n, int32_t frames, int32_t C, int64_t S, const float *g,
-               const float *b, float eps, bool silu)
-{
-    const vc_group_norm_args a = {
-        .x = x, .y = y, .n = (int32_t)n, .frames = frames, .C = C, .G = GN_GROUPS, .S = S, .gamma = g, .beta = b,
-        .eps = eps, .silu = silu,
-    };
-    r->op->group_norm(r->be, &a);
-}
-
-/* The same with an input bias the producer left out: sample i adds
- * in_bias[(i / bias_group) * C + c] before the statistics */
+ * with statistics over all their frames, after an input bias the producer
+ * left out (sample i adds in_bias[(i / bias_group) * C + c]; NULL: none) */
 static void gn_biased(run *r, const float *x, float *y, int64_t n, int32_t frames, int32_t C, int64_t S,
                       const float *in_bias, int32_t bias_group, const float *g, const float *b, float eps, bool silu)
 {
@@ -131,6 +120,12 @@ static void gn_biased(run *r, const float *x, float *y, int64_t n, int32_t frame
         .eps = eps, .silu = silu, .in_bias = in_bias, .bias_group = bias_group,
     };
     r->op->group_norm(r->be, &a);
+}
+
+static void gn(run *r, const float *x, float *y, int64_t n, int32_t frames, int32_t C, int64_t S, const float *g,
+               const float *b, float eps, bool silu)
+{
+    gn_biased(r, x, y, n, frames, C, S, NULL, 0, g, b, eps, silu);
 }
 
 static void conv(run *r, const float *x, int32_t n, int32_t ci, int32_t h, int32_t w, const float *wgt,

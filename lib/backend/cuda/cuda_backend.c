@@ -758,6 +758,12 @@ static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows
     note_cuda(be, vck_layer_norm(c->stream, x, t16 ? NULL : y, rows, D, g, b, eps, y16), "layer_norm");
 }
 
+/* elements from the first of an operand's to the last any sequence reads */
+static int64_t attn_span(int64_t n_seq, int64_t seq, int64_t len, int64_t tok, int64_t width)
+{
+    return (n_seq - 1) * seq + (len - 1) * tok + width;
+}
+
 /* The register attention kernel reads K and V as half: each (sequence, head)'s
  * keys are read once per 128 queries, so converting them once halves that
  * traffic. The copies keep the layout: the span from the first key element to
@@ -766,8 +772,8 @@ static bool half_kv(vc_backend *be, vck_attn *k)
 {
     cuda_impl *c = impl_of(be);
     const int64_t nkv = (k->n_seq + k->kv_group - 1) / k->kv_group, width = (int64_t)k->heads * k->d;
-    const int64_t kspan = (nkv - 1) * k->k_seq + (int64_t)(k->lk - 1) * k->k_tok + width;
-    const int64_t vspan = (nkv - 1) * k->v_seq + (int64_t)(k->lk - 1) * k->v_tok + width;
+    const int64_t kspan = attn_span(nkv, k->k_seq, k->lk, k->k_tok, width);
+    const int64_t vspan = attn_span(nkv, k->v_seq, k->lk, k->v_tok, width);
     void *k16 = scratch(be, SCRATCH_ATT_K, (size_t)kspan * 2), *v16 = scratch(be, SCRATCH_ATT_V, (size_t)vspan * 2);
     if (!k16 || !v16) return false;
     mark(be, "attention K, V to fp16");
@@ -776,12 +782,6 @@ static bool half_kv(vc_backend *be, vck_attn *k)
     k->k16 = k16;
     k->v16 = v16;
     return true;
-}
-
-/* elements from the first of an operand's to the last any sequence reads */
-static int64_t attn_span(int64_t n_seq, int64_t seq, int64_t len, int64_t tok, int64_t width)
-{
-    return (n_seq - 1) * seq + (len - 1) * tok + width;
 }
 
 /* Half operands (transient buffers) for a shape only the float32 kernel takes

@@ -14,7 +14,7 @@ typedef struct lt_key {
     bool half_in, accumulate;
     int rows, in, out;
     int64_t ldx, ldy;
-    int align_x, align_w, align_y, align_bias; /* pointer alignments the algorithm was chosen for */
+    int align_x, align_w, align_y; /* pointer alignments the algorithm was chosen for */
 } lt_key;
 
 typedef struct lt_plan {
@@ -130,7 +130,6 @@ bool vc_lt_linear(vc_lt *lt, cudaStream_t s, bool half_in, int rows, int in, int
     key.accumulate = accumulate;
     key.rows = rows, key.in = in, key.out = out, key.ldx = ldx, key.ldy = ldy;
     key.align_x = alignment(x), key.align_w = alignment(w), key.align_y = alignment(y);
-    key.align_bias = alignment(bias);
     lt_plan *p = plan_for(lt, &key, ws_bytes);
     if (!p->ok) return false;
     const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
