@@ -269,19 +269,23 @@ static void check_conv(pair *p, int n, int ci, int h, int w, int co, int k, int 
 }
 
 /* x, y folded [B,T,ci,S] and [B,T,co,S] */
-static void check_conv_temporal(pair *p, int B, int ci, int T, int64_t S, int co, bool residual)
+/* weight_on_device: the weight in device memory, as a half-resident model's
+ * per-layer widened weights are (not cached: reordered at each use) */
+static void check_conv_temporal(pair *p, int B, int ci, int T, int64_t S, int co, bool residual, bool weight_on_device)
 {
-    int64_t nx = (int64_t)B * ci * T * S, ny = (int64_t)B * co * T * S;
-    float *x = host_rand(nx), *w = host_rand((int64_t)co * ci * 3), *b = host_rand(co), *y = host_rand(ny);
+    int64_t nx = (int64_t)B * ci * T * S, ny = (int64_t)B * co * T * S, nw = (int64_t)co * ci * 3;
+    float *x = host_rand(nx), *w = host_rand(nw), *b = host_rand(co), *y = host_rand(ny);
     float *dx = dev_copy(p->gpu, x, nx), *dy = dev_copy(p->gpu, y, ny);
+    float *dw = weight_on_device ? dev_copy(p->gpu, w, nw) : NULL;
     p->cpu->ops->conv_temporal(p->cpu, x, B, ci, T, S, w, b, co, 3, residual ? y : NULL, y);
-    p->gpu->ops->conv_temporal(p->gpu, dx, B, ci, T, S, w, b, co, 3, residual ? dy : NULL, dy);
+    p->gpu->ops->conv_temporal(p->gpu, dx, B, ci, T, S, dw ? dw : w, b, co, 3, residual ? dy : NULL, dy);
     char name[96];
-    snprintf(name, sizeof name, "conv_temporal %dx%dx%dx%lld -> %d%s", B, T, ci, (long long)S, co,
-             residual ? " +res(=y)" : "");
+    snprintf(name, sizeof name, "conv_temporal %dx%dx%dx%lld -> %d%s%s", B, T, ci, (long long)S, co,
+             residual ? " +res(=y)" : "", dw ? " (device weight)" : "");
     compare(name, p->gpu, dy, y, ny, g_tol);
     p->gpu->ops->free(p->gpu, dx);
     p->gpu->ops->free(p->gpu, dy);
+    p->gpu->ops->free(p->gpu, dw);
     free(x); free(w); free(b); free(y);
 }
 
@@ -361,9 +365,10 @@ static void run_conv_checks(pair *p)
         check_conv(p, 2, 8, 10, 12, 8, 3, 2, -1, false);
         check_conv(p, 2, 16, 5, 7, 8, 1, 1, 0, true);
         check_conv(p, 2, 8, 11, 13, 8, 3, 3, 1, true); /* the emulated cuDNN refuses it at launch */
-        check_conv_temporal(p, 2, 8, 5, 37, 12, true);
-        check_conv_temporal(p, 1, 8, 4, 20, 8, false);
-        check_conv_temporal(p, 1, 8, 1, 20, 8, true); /* one frame: only the centre tap */
+        check_conv_temporal(p, 2, 8, 5, 37, 12, true, false);
+        check_conv_temporal(p, 1, 8, 4, 20, 8, false, false);
+        check_conv_temporal(p, 1, 8, 1, 20, 8, true, false); /* one frame: only the centre tap */
+        check_conv_temporal(p, 2, 8, 5, 37, 12, false, true);
         check_temporal_layer(p, 2, 64, 5, 30);
         check_norm_transient_conv(p, 2, 3, 64, 5, 7);
         return;
@@ -374,8 +379,9 @@ static void run_conv_checks(pair *p)
     check_conv(p, 2, 128, 160, 256, 128, 3, 2, -1, false); /* VAE encoder downsampling */
     check_conv(p, 2, 640, 20, 32, 320, 1, 1, 0, true);
     check_conv(p, 2, 4, 40, 64, 320, 3, 1, 1, false);
-    check_conv_temporal(p, 2, 320, 16, 2560, 320, true);
-    check_conv_temporal(p, 1, 640, 16, 640, 640, false);
+    check_conv_temporal(p, 2, 320, 16, 2560, 320, true, false);
+    check_conv_temporal(p, 1, 640, 16, 640, 640, false, false);
+    check_conv_temporal(p, 1, 320, 16, 2560, 320, false, true);
     check_temporal_layer(p, 2, 320, 16, 2560);
     check_norm_transient_conv(p, 2, 16, 320, 40, 64);
 }
@@ -596,6 +602,19 @@ static void check_widen_and_cache(pair *p)
     compare("weight cache: new contents, same address", p->gpu, dy, y, rows * out, g_tol);
     p->gpu->ops->free(p->gpu, dx);
     p->gpu->ops->free(p->gpu, dy);
+    /* the same for a temporal convolution's reordered copy */
+    const int B = 1, T = 4, ci = 16, co = 24;
+    const int64_t S = 30, nx = (int64_t)B * T * ci * S, ny = (int64_t)B * T * co * S;
+    float *tx = host_rand(nx), *tw = host_rand(co * ci * 3), *ty = malloc((size_t)ny * 4);
+    float *dtx = dev_copy(p->gpu, tx, nx), *dty = p->gpu->ops->alloc(p->gpu, (size_t)ny * 4);
+    p->gpu->ops->conv_temporal(p->gpu, dtx, B, ci, T, S, tw, NULL, co, 3, NULL, dty);
+    for (int i = 0; i < co * ci * 3; i++) tw[i] = frand();
+    p->cpu->ops->conv_temporal(p->cpu, tx, B, ci, T, S, tw, NULL, co, 3, NULL, ty);
+    p->gpu->ops->conv_temporal(p->gpu, dtx, B, ci, T, S, tw, NULL, co, 3, NULL, dty);
+    compare("weight cache: new taps, same address", p->gpu, dty, ty, ny, g_tol);
+    p->gpu->ops->free(p->gpu, dtx);
+    p->gpu->ops->free(p->gpu, dty);
+    free(tx); free(tw); free(ty);
     free(h); free(ref); free(x); free(w); free(y);
 }
 

@@ -3,93 +3,33 @@
  *
  * Activations live in device memory from the backend's alloc (the arena keeps
  * its blocks, so after the first step no allocation happens). Weight-like
- * inputs that arrive as host pointers (the weight store's arrays) are uploaded
- * once and cached by pointer, with a fingerprint of the contents so that a
- * later model mapped at the same address is not mistaken for the old one;
+ * inputs that arrive as host pointers are uploaded once (weight_cache.c);
  * half-resident models (weights_dtype f16/bf16) keep their halves on the GPU
- * and widen a layer at a time on the device. GEMMs and convolutions go through
- * cuBLAS and cuDNN (cudnn_conv.c, opened at run time; without it convolutions
- * are batched im2col + GEMM), the rest through the
- * hand-written kernels of kernels/. Precision: float32 by default (TF32 off,
+ * and widen a layer at a time on the device. GEMMs go through cuBLAS (biases
+ * of token-row linears in cuBLASLt epilogues, lt_gemm.c), convolutions through
+ * cuDNN or im2col + GEMM (conv.c), the rest through the hand-written kernels
+ * of kernels/. Precision: float32 by default (TF32 off,
  * spec "Conventions"). VIDEOCRAFTER_CUDA_PRECISION=fp16: weights of linear
  * layers and convolutions are cached as fp16 and multiplied with fp16
  * activations on the tensor cores (float32 accumulation and output), attention
  * runs the tensor-core flash kernel, the rest stays float32.
  */
-#include <cublas_v2.h>
-#include <cuda_runtime_api.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../kernels/vc_kernels.h"
-#include "../backend.h"
-#include "cudnn_conv.h"
-#include "lt_gemm.h"
-#include "profile.h"
+#include "cuda_impl.h"
 
 #define VC_CUDA_EXPORT __attribute__((visibility("default")))
-
-enum { COPY_F32 = 0, COPY_F16 = 1, COPY_RAW = 2 }; /* kinds of cached device copy */
-
-typedef struct weight_slot {
-    const void *host;
-    int kind;
-    size_t bytes;              /* host bytes the copy was made from */
-    uint32_t print[4];         /* sampled host words at upload time */
-    void *dev;
-} weight_slot;
-
-enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_NORM, SCRATCH_CONV_WS, SCRATCH_FF_HID, SCRATCH_FF_ACT,
-       SCRATCH_ATT_K, SCRATCH_ATT_V, SCRATCH_ATT_Q, SCRATCH_ATT_O, SCRATCH_TAPS, SCRATCH_LT_WS, SCRATCH_WIDE,
-       SCRATCH_N };
-
-#define LT_WS_BYTES ((size_t)32 << 20) /* cuBLASLt workspace */
-
-#define MAX_TRANSIENT 16 /* transient buffers declared at once (a transformer block has 6) */
-typedef struct transient_buf {
-    const float *p;
-    int64_t n;
-} transient_buf;
-
-typedef struct cuda_impl {
-    int device;
-    bool device_set;           /* creation finished: ops select the device */
-    cudaStream_t stream;
-    cublasHandle_t blas;
-    vc_cudnn *dnn;             /* NULL: convolutions through im2col + cuBLAS */
-    vc_lt *lt;                 /* NULL: biases of linear layers in a pass of their own */
-    bool fast16;
-    bool flash_regs;           /* fp16 attention keeps scores and output in registers (probed layout) */
-    char gpu[96];              /* the device's name, for the description */
-    vc_status error;           /* first failure since the last sync */
-    char errtext[256];
-    weight_slot *slots;        /* open addressing on the host pointer */
-    size_t n_slots, used_slots;
-    void *scratch[SCRATCH_N];  /* im2col columns or half conv output, half activations, upload staging, norm
-                                  statistics, cuDNN workspace, feed-forward intermediates, attention
-                                  operands (half K and V, or float copies of transient ones), the
-                                  temporal convolution's taps-major weight, cuBLASLt workspace */
-    size_t scratch_bytes[SCRATCH_N];
-    vc_cuda_prof *prof;        /* NULL unless VIDEOCRAFTER_CUDA_PROFILE=1 */
-    const char *op;            /* the op being run, for the profile */
-    const float *half_of;      /* the half scratch holds x[0, half_n) of this activation, */
-    int64_t half_n;            /* until an op writes memory (consecutive linears keep it) */
-    transient_buf transient[MAX_TRANSIENT]; /* fp16 mode: held as half (see half_at) */
-    int n_transient;
-} cuda_impl;
-
-static cuda_impl *impl_of(vc_backend *be) { return (cuda_impl *)be->impl; }
-
-static void mark(vc_backend *be, const char *what);
 
 /* First statement of every op: the context may be used from any thread (one at
  * a time), and the CUDA current device is per thread, so each op makes the
  * backend's device current on the calling thread (once per op). */
-static void enter(vc_backend *be, const char *op)
+void enter(vc_backend *be, const char *op)
 {
     cuda_impl *c = impl_of(be);
     if (c && c->device_set) {
+        c->op_clock++;
         cudaSetDevice(c->device);
         c->op = op;
         c->half_of = NULL; /* any op but a linear layer may write the activation */
@@ -101,29 +41,29 @@ static void enter(vc_backend *be, const char *op)
  * layers, the feed-forward, convolutions), keep the half copy of an
  * activation: the q, k and v projections of one normalised input, or the
  * convolution after a group norm, find it there. */
-static void enter_keeping_half(vc_backend *be, const char *op)
+void enter_keeping_half(vc_backend *be, const char *op)
 {
     cuda_impl *c = impl_of(be);
     const float *keep = c->half_of;
     enter(be, op);
     c->half_of = keep;
 }
-static void wrote(vc_backend *be, const float *y, int64_t n)
+void wrote(vc_backend *be, const float *y, int64_t n)
 {
     cuda_impl *c = impl_of(be);
     if (c->half_of && y < c->half_of + c->half_n && c->half_of < y + n) c->half_of = NULL;
 }
 
-static void mark(vc_backend *be, const char *what)
+void mark(vc_backend *be, const char *what)
 {
     cuda_impl *c = impl_of(be);
     if (c->prof) vc_cuda_prof_mark(c->prof, c->stream, what);
 }
 /* after a part charged to its own name: back to the op */
-static void resume(vc_backend *be) { mark(be, impl_of(be)->op); }
+void resume(vc_backend *be) { mark(be, impl_of(be)->op); }
 
 /* Errors cannot be returned from ops: the first one is kept and reported by sync. */
-static void note_cuda(vc_backend *be, int err, const char *what)
+void note_cuda(vc_backend *be, int err, const char *what)
 {
     cuda_impl *c = impl_of(be);
     if (err == 0 || c->error != VC_STATUS_OK) return;
@@ -139,139 +79,23 @@ static void note_blas(vc_backend *be, cublasStatus_t st, const char *what)
     snprintf(c->errtext, sizeof c->errtext, "cublas: %s failed (status %d)", what, (int)st);
 }
 
-static size_t hash_key(const void *p, int kind, size_t n)
-{
-    return ((((uintptr_t)p >> 2) ^ ((uintptr_t)kind << 60)) * 0x9E3779B97F4A7C15ull >> 7) & (n - 1);
-}
-
-static bool grow_slots(cuda_impl *c)
-{
-    size_t n = c->n_slots ? c->n_slots * 2 : 4096;
-    weight_slot *s = calloc(n, sizeof *s);
-    if (!s) return false;
-    for (size_t i = 0; i < c->n_slots; i++) {
-        if (!c->slots[i].host) continue;
-        size_t h = hash_key(c->slots[i].host, c->slots[i].kind, n);
-        while (s[h].host) h = (h + 1) & (n - 1);
-        s[h] = c->slots[i];
-    }
-    free(c->slots);
-    c->slots = s;
-    c->n_slots = n;
-    return true;
-}
-
-/* Four words spread over the host array: a different model mapped at the same
- * address differs there, the same weights do not. */
-static void fingerprint(const void *p, size_t bytes, uint32_t out[4])
-{
-    memset(out, 0, 4 * sizeof *out);
-    if (bytes < 4) return;
-    size_t words = bytes / 4;
-    for (int i = 0; i < 4; i++) memcpy(&out[i], (const char *)p + 4 * ((words - 1) * (size_t)i / 3), 4);
-}
-
-static void *scratch(vc_backend *be, int which, size_t bytes);
-
-/* Device copy of `kind` made from host array p, created on first use. */
-static void *make_copy(vc_backend *be, const void *p, size_t bytes, int kind)
-{
-    cuda_impl *c = impl_of(be);
-    size_t dev_bytes = kind == COPY_F16 ? bytes / 2 : bytes;
-    void *d = NULL;
-    int e = cudaMalloc(&d, dev_bytes ? dev_bytes : 4);
-    if (e) {
-        cudaGetLastError();
-        note_cuda(be, e, "weight upload (device memory full)");
-        return NULL;
-    }
-    if (kind != COPY_F16) {
-        e = cudaMemcpyAsync(d, p, bytes, cudaMemcpyHostToDevice, c->stream);
-    } else {
-        float *stage = scratch(be, SCRATCH_STAGE, bytes);
-        if (!stage) {
-            cudaFree(d);
-            return NULL;
-        }
-        e = cudaMemcpyAsync(stage, p, bytes, cudaMemcpyHostToDevice, c->stream);
-        if (!e) e = vck_f32_to_f16(c->stream, stage, d, (int64_t)(bytes / 4));
-    }
-    if (e) {
-        cudaFree(d);
-        note_cuda(be, e, "weight upload");
-        return NULL;
-    }
-    return d;
-}
-
-/* Cached device copy of a weight-like host input; device pointers pass through
- * (f32 only: the per-layer widened weights of half-resident models). */
-static const void *dev_weight(vc_backend *be, const void *p, size_t bytes, int kind, bool *is_device)
-{
-    if (is_device) *is_device = false;
-    if (!p) return NULL;
-    cuda_impl *c = impl_of(be);
-    /* the cache first: with unified addressing a cached host address is never
-     * device memory, and a hit saves the driver query */
-    uint32_t print[4];
-    if (c->n_slots) {
-        for (size_t h = hash_key(p, kind, c->n_slots); c->slots[h].host; h = (h + 1) & (c->n_slots - 1)) {
-            weight_slot *sl = &c->slots[h];
-            if (sl->host != p || sl->kind != kind) continue;
-            fingerprint(p, bytes, print);
-            if (sl->bytes == bytes && !memcmp(sl->print, print, sizeof print)) return sl->dev;
-            void *d = make_copy(be, p, bytes, kind); /* other contents at the same address: replace */
-            if (!d) return NULL;
-            cudaFree(sl->dev);
-            sl->dev = d;
-            sl->bytes = bytes;
-            memcpy(sl->print, print, sizeof print);
-            return d;
-        }
-    }
-    struct cudaPointerAttributes attr;
-    if (cudaPointerGetAttributes(&attr, p) == cudaSuccess &&
-        (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged)) {
-        if (is_device) *is_device = true;
-        return p;
-    }
-    cudaGetLastError(); /* clear the sticky "invalid value" of unregistered host memory */
-    fingerprint(p, bytes, print);
-    if ((c->used_slots + 1) * 2 > c->n_slots && !grow_slots(c)) {
-        note_cuda(be, cudaErrorMemoryAllocation, "weight cache");
-        return NULL;
-    }
-    void *d = make_copy(be, p, bytes, kind);
-    if (!d) return NULL;
-    size_t h = hash_key(p, kind, c->n_slots);
-    while (c->slots[h].host) h = (h + 1) & (c->n_slots - 1);
-    c->slots[h] = (weight_slot){.host = p, .kind = kind, .bytes = bytes, .dev = d};
-    memcpy(c->slots[h].print, print, sizeof print);
-    c->used_slots++;
-    return d;
-}
-
-static const float *dev_in(vc_backend *be, const void *p, size_t bytes)
-{
-    return dev_weight(be, p, bytes, COPY_F32, NULL);
-}
-
-#define FBYTES(n) ((size_t)(n) * sizeof(float))
-
+/* the arena's blocks: remembered as device memory, so that weight-like inputs
+ * in them (embedding vectors, widened weights) need no driver query */
 static void *cu_alloc(vc_backend *be, size_t bytes)
 {
     enter(be, "alloc");
+    cuda_impl *c = impl_of(be);
     void *p = NULL;
-    if (cudaMalloc(&p, bytes ? bytes : 64) != cudaSuccess) {
-        cudaGetLastError();
-        return NULL;
-    }
+    if (dev_malloc(c, &p, bytes ? bytes : 64) != cudaSuccess) return NULL;
+    device_block_add(c, p, bytes);
     return p;
 }
 static void cu_free(vc_backend *be, void *p)
 {
     enter(be, "free");
-    if (p) cudaFree(p);
+    if (!p) return;
+    device_block_remove(impl_of(be), p);
+    cudaFree(p);
 }
 static void cu_upload(vc_backend *be, void *dst, const void *src, size_t n)
 {
@@ -294,7 +118,7 @@ static void cu_fill(vc_backend *be, float *y, float v, int64_t n) { enter(be, "f
 /* Row-major C = op(A) op(B) through column-major cuBLAS: C^T = op(B)^T op(A)^T.
  * A and B are float32 (half16 false) or both IEEE half; C is float32, or IEEE
  * half when c16 (then A and B must be half). */
-static void gemm_rm_ex(vc_backend *be, bool half16, bool c16, bool ta, bool tb, int m, int n, int k, float alpha,
+void gemm_rm_ex(vc_backend *be, bool half16, bool c16, bool ta, bool tb, int m, int n, int k, float alpha,
                        const void *A, int64_t lda, int64_t sa, const void *B, int64_t ldb, int64_t sb, float beta,
                        void *C, int64_t ldc, int64_t sc, int batch)
 {
@@ -310,7 +134,7 @@ static void gemm_rm_ex(vc_backend *be, bool half16, bool c16, bool ta, bool tb, 
     note_blas(be, st, "gemm");
 }
 
-static void gemm_rm(vc_backend *be, bool half16, bool ta, bool tb, int m, int n, int k, float alpha, const void *A,
+void gemm_rm(vc_backend *be, bool half16, bool ta, bool tb, int m, int n, int k, float alpha, const void *A,
                     int64_t lda, int64_t sa, const void *B, int64_t ldb, int64_t sb, float beta, float *C, int64_t ldc,
                     int64_t sc, int batch)
 {
@@ -324,41 +148,55 @@ static void cu_gemm(vc_backend *be, const vc_gemm_args *a)
             a->stride_b, a->beta, a->c, a->ldc, a->stride_c, a->batch);
 }
 
+/* Frees the scratch buffers no part of the current op has asked for (they
+ * are made again when needed); false: there were none. */
+static bool release_idle_scratch(cuda_impl *c)
+{
+    bool any = false;
+    for (int i = 0; i < SCRATCH_N; i++) {
+        if (!c->scratch[i] || c->scratch_used[i] == c->op_clock) continue;
+        cudaFree(c->scratch[i]);
+        c->scratch[i] = NULL;
+        c->scratch_bytes[i] = 0;
+        if (i == SCRATCH_HALF) c->half_of = NULL;
+        any = true;
+    }
+    return any;
+}
+
+/* cudaMalloc that makes room when the device is full: idle scratch first (a
+ * cudaMalloc to make it again), then cached weights (an upload each). */
+cudaError_t dev_malloc(cuda_impl *c, void **p, size_t bytes)
+{
+    for (;;) {
+        cudaError_t e = cudaMalloc(p, bytes ? bytes : 4);
+        if (e == cudaSuccess) return e;
+        *p = NULL;
+        cudaGetLastError(); /* not sticky: clear it */
+        if (e != cudaErrorMemoryAllocation || (!release_idle_scratch(c) && !weight_cache_evict(c, bytes))) return e;
+    }
+}
+
 /* A device buffer of at least bytes, kept between ops (stream order makes the
  * reuse safe; cudaFree waits for queued work before a buffer grows). */
-static void *scratch_try(cuda_impl *c, int which, size_t bytes)
+void *scratch_try(cuda_impl *c, int which, size_t bytes)
 {
+    c->scratch_used[which] = c->op_clock;
     if (c->scratch_bytes[which] < bytes) {
         if (c->scratch[which]) cudaFree(c->scratch[which]);
         c->scratch[which] = NULL;
         c->scratch_bytes[which] = 0;
-        if (cudaMalloc(&c->scratch[which], bytes) != cudaSuccess) {
-            cudaGetLastError();
-            return NULL;
-        }
+        if (dev_malloc(c, &c->scratch[which], bytes) != cudaSuccess) return NULL;
         c->scratch_bytes[which] = bytes;
     }
     return c->scratch[which];
 }
 
-static void *scratch(vc_backend *be, int which, size_t bytes)
+void *scratch(vc_backend *be, int which, size_t bytes)
 {
     void *p = scratch_try(impl_of(be), which, bytes);
-    if (!p) note_cuda(be, cudaErrorMemoryAllocation, "scratch buffer");
+    if (!p) note_cuda(be, cudaErrorMemoryAllocation, "scratch buffer (device memory full)");
     return p;
-}
-
-/* fp16 mode: the weight as a cached half copy. A weight that is already device
- * memory (widened per layer from a half-resident model) is rounded into the
- * staging scratch instead, which holds it until the next weight. */
-static const void *weight_half(vc_backend *be, const float *w, int64_t n)
-{
-    bool on_device = false;
-    const void *d = dev_weight(be, w, FBYTES(n), COPY_F16, &on_device);
-    if (!d || !on_device) return d;
-    void *h = scratch(be, SCRATCH_STAGE, (size_t)n * 2);
-    if (h) note_cuda(be, vck_f32_to_f16(impl_of(be)->stream, w, h, n), "weight to fp16");
-    return h;
 }
 
 /* fp16 mode: a norm writes its output also as half into the half scratch, for
@@ -379,7 +217,7 @@ static void *half_shadow(vc_backend *be, const float *y, int64_t n)
  * values as IEEE half, element i of the buffer at half i of its memory, so
  * pointer arithmetic in floats carries over. The half address of p, or NULL
  * where p is in none. */
-static void *half_at(const cuda_impl *c, const float *p)
+void *half_at(const cuda_impl *c, const float *p)
 {
     for (int i = 0; i < c->n_transient; i++)
         if (p >= c->transient[i].p && p < c->transient[i].p + c->transient[i].n)
@@ -390,7 +228,7 @@ static void *half_at(const cuda_impl *c, const float *p)
 /* fp16 mode: activations rounded to half in the half scratch (or found there:
  * a part of what a norm or the previous conversion left, or a transient
  * buffer's own halves) */
-static const void *act_half(vc_backend *be, const float *x, int64_t n)
+const void *act_half(vc_backend *be, const float *x, int64_t n)
 {
     cuda_impl *c = impl_of(be);
     void *t = half_at(c, x); /* a transient buffer: held as half already */
@@ -516,214 +354,13 @@ static void cu_linear_strided(vc_backend *be, const vc_linear_args *a)
     wrote(be, a->y, total);
 }
 
-#define COLS_BUDGET ((size_t)1 << 30)   /* im2col bytes per batched GEMM; half conv buffers */
-#define CONV_WS_CAP ((size_t)256 << 20) /* largest cuDNN workspace accepted */
-
-static void note_dnn(vc_backend *be, const char *err)
-{
-    cuda_impl *c = impl_of(be);
-    if (!err || c->error != VC_STATUS_OK) return;
-    c->error = VC_STATUS_BACKEND_ERROR;
-    snprintf(c->errtext, sizeof c->errtext, "cudnn: convolution failed: %s", err);
-}
-
-/* A shape cuDNN planned but would not run (it refuses at launch, before any
- * work): im2col from now on. */
-static bool reject(cuda_impl *c, const vc_cudnn_shape *s)
-{
-    vc_cudnn_reject(c->dnn, s);
-    return false;
-}
-
-/* be->detail, the INFO line's description: GPU, mode, attention variant and
- * how convolutions run (conv) */
-static void describe(vc_backend *be, const char *conv)
+void describe(vc_backend *be, const char *conv)
 {
     cuda_impl *c = impl_of(be);
     const char *mode = !c->fast16 ? "float32 mode" : c->flash_regs ? "fp16 mode (attention in registers)"
                                                                     : "fp16 mode (attention through shared tiles)";
     snprintf(be->detail, sizeof be->detail, "%.80s, %s, convolutions %.200s, linear biases %s", c->gpu, mode, conv,
              c->lt ? "in cuBLASLt epilogues" : "in a pass of their own");
-}
-
-/* cuDNN would not make its handle: convolutions on im2col from now on, and the
- * backend's description says so */
-static void drop_cudnn(vc_backend *be)
-{
-    cuda_impl *c = impl_of(be);
-    char conv[200];
-    snprintf(conv, sizeof conv, "im2col + cuBLAS (%.160s)", vc_cudnn_failure(c->dnn));
-    describe(be, conv);
-    vc_cudnn_close(c->dnn);
-    c->dnn = NULL;
-}
-
-/* The convolution through cuDNN, in chunks of images that keep every tensor
- * below 2^31 elements (and, in fp16 mode, the half buffers within
- * COLS_BUDGET). false (nothing done): cuDNN is off or has no plan for the
- * shape; asymmetric padding (the VAE's downsampling, §4.1) is not expressible. */
-
-static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, const float *db, int oh, int ow)
-{
-    cuda_impl *c = impl_of(be);
-    if (!c->dnn || a->pad_top != a->pad_bottom || a->pad_left != a->pad_right) return false;
-    const bool h16 = c->fast16;
-    const int64_t in_img = (int64_t)a->ci * a->h * a->w, out_img = (int64_t)a->co * oh * ow;
-    const int64_t big = in_img > out_img ? in_img : out_img;
-    int64_t per = (int64_t)0x7fffffff / big;
-    if (h16 && per > (int64_t)(COLS_BUDGET / (2 * (size_t)big))) per = (int64_t)(COLS_BUDGET / (2 * (size_t)big));
-    if (per < 1) return false;
-    if (per > a->n) per = a->n;
-    vc_cudnn_shape full = {(int)per, a->ci, a->h, a->w, a->co, a->kh, a->kw, a->stride, a->pad_top, a->pad_left, h16};
-    vc_cudnn_shape tail = full;
-    tail.n = (int)(a->n % per);
-    size_t ws_full = 0, ws_tail = 0;
-    if (!vc_cudnn_plan(c->dnn, &full, CONV_WS_CAP, &ws_full) ||
-        (tail.n && !vc_cudnn_plan(c->dnn, &tail, CONV_WS_CAP, &ws_tail))) {
-        if (vc_cudnn_failure(c->dnn)) drop_cudnn(be);
-        return false;
-    }
-    const size_t ws_bytes = ws_full > ws_tail ? ws_full : ws_tail;
-    void *ws = ws_bytes ? scratch(be, SCRATCH_CONV_WS, ws_bytes) : NULL;
-    if (ws_bytes && !ws) return true; /* noted */
-    const int64_t P = (int64_t)oh * ow;
-    if (!h16) { /* cuDNN accumulates onto an aliased residual; another one joins the bias pass */
-        const float beta = a->residual == a->y ? 1.0f : 0.0f;
-        const float *after = a->residual != a->y ? a->residual : NULL;
-        for (int64_t i0 = 0; i0 < a->n; i0 += per) {
-            const vc_cudnn_shape *s = a->n - i0 < per ? &tail : &full;
-            mark(be, "cudnn conv");
-            const char *err = vc_cudnn_forward(c->dnn, s, a->x + i0 * in_img, dw, beta, a->y + i0 * out_img, ws, ws_bytes);
-            resume(be);
-            if (err && i0 == 0) return reject(c, s); /* nothing written yet: the fallback does it all */
-            note_dnn(be, err);
-        }
-        note_cuda(be, vck_bias_residual(c->stream, a->y, db, after, a->n, a->co, P), "conv bias");
-        return true;
-    }
-    /* fp16: half x and y (cuDNN wants one data type), widened with bias and residual in one pass */
-    for (int64_t i0 = 0; i0 < a->n; i0 += per) {
-        const vc_cudnn_shape *s = a->n - i0 < per ? &tail : &full;
-        const void *xh = act_half(be, a->x + i0 * in_img, s->n * in_img);
-        void *yh = scratch(be, SCRATCH_COLS, (size_t)(s->n * out_img) * 2);
-        if (!xh || !yh) return true;
-        mark(be, "cudnn conv (fp16)");
-        const char *err = vc_cudnn_forward(c->dnn, s, xh, dw, 0.0f, yh, ws, ws_bytes);
-        resume(be);
-        if (err && i0 == 0) return reject(c, s);
-        note_dnn(be, err);
-        note_cuda(be, vck_half_bias_residual(c->stream, a->y + i0 * out_img, yh, db,
-                                             a->residual ? a->residual + i0 * out_img : NULL, s->n, a->co, P),
-                  "conv bias");
-    }
-    return true;
-}
-
-static void conv2d_body(vc_backend *be, const vc_conv2d_args *a)
-{
-    cuda_impl *c = impl_of(be);
-    const int oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
-    const int ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
-    const int64_t K = (int64_t)a->ci * a->kh * a->kw, P = (int64_t)oh * ow, HW = (int64_t)a->h * a->w;
-    const float *db = dev_in(be, a->bias, FBYTES(a->co));
-    if (a->bias && !db) return;
-    const bool h16 = c->fast16;
-    const void *dw = h16 ? weight_half(be, a->weight, a->co * K) : (const void *)dev_in(be, a->weight, FBYTES(a->co * K));
-    if (!dw) return;
-    if (conv_cudnn(be, a, dw, db, oh, ow)) return;
-    const bool direct = a->kh == 1 && a->kw == 1 && a->stride == 1 && !a->pad_top && !a->pad_left &&
-                        !a->pad_bottom && !a->pad_right;
-    /* the GEMM accumulates onto an aliased residual; another one joins the bias pass */
-    const float beta = a->residual == a->y ? 1.0f : 0.0f, *after = a->residual != a->y ? a->residual : NULL;
-    const size_t esz = h16 ? 2 : 4;
-    /* 1x1: one batched GEMM over x itself; else im2col columns for per images at a time */
-    int64_t per = direct ? a->n : (int64_t)(COLS_BUDGET / ((size_t)K * P * esz));
-    if (per < 1) per = 1;
-    for (int64_t i0 = 0; i0 < a->n; i0 += per) {
-        const int64_t nb = a->n - i0 < per ? a->n - i0 : per;
-        const float *xi = a->x + i0 * a->ci * HW;
-        const void *cols;
-        if (direct) {
-            cols = h16 ? act_half(be, xi, nb * K * P) : (const void *)xi;
-        } else {
-            void *buf = scratch(be, SCRATCH_COLS, (size_t)(nb * K * P) * esz);
-            if (!buf) return;
-            const void *t = h16 ? half_at(c, xi) : NULL;
-            if (t) { /* a transient input: widened for the float im2col */
-                float *wide = scratch(be, SCRATCH_WIDE, FBYTES(nb * a->ci * HW));
-                if (!wide) return;
-                note_cuda(be, vck_widen(c->stream, t, false, wide, nb * a->ci * HW), "conv input");
-                xi = wide;
-            }
-            int e = h16 ? vck_im2col_f16(c->stream, xi, nb, a->ci, a->h, a->w, a->kh, a->kw, a->stride, a->pad_top,
-                                         a->pad_left, oh, ow, buf)
-                        : vck_im2col(c->stream, xi, nb, a->ci, a->h, a->w, a->kh, a->kw, a->stride, a->pad_top,
-                                     a->pad_left, oh, ow, buf);
-            note_cuda(be, e, "im2col");
-            cols = buf;
-        }
-        if (!cols) return;
-        /* y_i[co, P] = W[co, K] . cols_i[K, P] for the nb images at once */
-        gemm_rm(be, h16, false, false, a->co, (int)P, (int)K, 1.0f, dw, K, 0, cols, P, K * P, beta,
-                a->y + i0 * a->co * P, P, a->co * P, (int)nb);
-    }
-    note_cuda(be, vck_bias_residual(c->stream, a->y, db, after, a->n, a->co, P), "conv bias");
-}
-
-static void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
-{
-    enter_keeping_half(be, "conv2d");
-    conv2d_body(be, a);
-    const int oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
-    const int ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
-    wrote(be, a->y, (int64_t)a->n * a->co * oh * ow);
-}
-
-/* In the folded layout [B,T,ci,S] the kt frames under a tap window are
- * consecutive [ci,S] blocks, one [kt*ci, S] matrix: each output frame is one
- * GEMM with the taps-major weight [co, kt*ci], the frames all taps reach in
- * one strided batch per video, the kt/2 at each end (zero padding, §5.4) over
- * the taps that reach existing frames. */
-static void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
-                             const float *w, const float *bias, int32_t co, int32_t kt, const float *residual, float *y)
-{
-    enter_keeping_half(be, "conv_temporal");
-    cuda_impl *c = impl_of(be);
-    if (B <= 0 || T <= 0 || S <= 0 || co <= 0) return;
-    if (S > 0x7fffffff || (int64_t)kt * ci > 0x7fffffff) {
-        note_cuda(be, cudaErrorInvalidValue, "temporal convolution size");
-        return;
-    }
-    const float *db = dev_in(be, bias, FBYTES(co));
-    if (bias && !db) return;
-    const bool h16 = c->fast16;
-    const size_t esz = h16 ? 2 : 4;
-    const int64_t nw = (int64_t)co * ci * kt, K = (int64_t)kt * ci;
-    const void *dw = h16 ? weight_half(be, w, nw) : (const void *)dev_in(be, w, FBYTES(nw));
-    void *wt = dw ? scratch(be, SCRATCH_TAPS, (size_t)nw * esz) : NULL;
-    if (!wt) return;
-    note_cuda(be, vck_taps_major(c->stream, dw, wt, co, ci, kt, (int)esz), "temporal weight");
-    const int64_t x_frame = (int64_t)ci * S, y_frame = (int64_t)co * S;
-    const char *xs = h16 ? act_half(be, x, (int64_t)B * T * x_frame) : (const void *)x;
-    if (!xs) return;
-    /* the GEMMs accumulate onto an aliased residual; another one joins the bias pass */
-    const float beta = residual == y ? 1.0f : 0.0f, *after = residual != y ? residual : NULL;
-    const int pad = kt / 2, inner0 = pad, inner1 = T - (kt - 1 - pad); /* frames every tap reaches */
-    for (int32_t b = 0; b < B; b++) {
-        const int64_t f0 = (int64_t)b * T;
-        if (inner1 > inner0)
-            gemm_rm(be, h16, false, false, co, (int)S, (int)K, 1.0f, wt, K, 0, xs + (f0 + inner0 - pad) * x_frame * esz,
-                    S, x_frame, beta, y + (f0 + inner0) * y_frame, S, y_frame, inner1 - inner0);
-        for (int32_t t = 0; t < T; t++) {
-            if (t >= inner0 && t < inner1) continue;
-            const int tau0 = pad - t > 0 ? pad - t : 0, tau1 = T + pad - t < kt ? T + pad - t : kt;
-            if (tau1 <= tau0) continue; /* not reached: the centre tap always reaches its own frame */
-            gemm_rm(be, h16, false, false, co, (int)S, (tau1 - tau0) * ci, 1.0f, (const char *)wt + (size_t)tau0 * ci * esz,
-                    K, 0, xs + (f0 + t + tau0 - pad) * x_frame * esz, S, 0, beta, y + (f0 + t) * y_frame, S, 0, 1);
-        }
-    }
-    if (db || after) note_cuda(be, vck_bias_residual(c->stream, y, db, after, (int64_t)B * T, co, S), "temporal bias");
-    wrote(be, y, (int64_t)B * T * y_frame);
 }
 
 static void cu_group_norm(vc_backend *be, const vc_group_norm_args *a)
@@ -959,9 +596,7 @@ static void cu_destroy(vc_backend *be)
     enter(be, "destroy");
     cuda_impl *c = impl_of(be);
     if (c) {
-        for (size_t i = 0; i < c->n_slots; i++)
-            if (c->slots[i].host) cudaFree(c->slots[i].dev);
-        free(c->slots);
+        weight_cache_free(c);
         for (int i = 0; i < SCRATCH_N; i++)
             if (c->scratch[i]) cudaFree(c->scratch[i]);
         if (c->prof) {

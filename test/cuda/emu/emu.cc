@@ -10,6 +10,7 @@
 // GEMMs run on OpenBLAS; 16F operands (and the FAST_16F compute type) round
 // their inputs to half first, as tensor cores see them.
 #include <cblas.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,7 +263,18 @@ cudaError_t run_grid(dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg)
 static std::mutex g_mu;
 static std::map<uintptr_t, size_t> g_allocs; // device allocations: base -> bytes
 static std::map<uintptr_t, size_t> g_holes;  // free parts of the range: base -> bytes
+static size_t g_in_use;                      // bytes of the blocks in g_allocs
 constexpr size_t kPage = 4096;
+
+// VCEMU_DEVICE_MB: a smaller device, for the backend's out-of-memory paths
+static size_t device_limit()
+{
+    static const size_t limit = [] {
+        const char *s = getenv("VCEMU_DEVICE_MB");
+        return s && atol(s) > 0 ? (size_t)atol(s) << 20 : SIZE_MAX;
+    }();
+    return limit;
+}
 
 static bool reserve_range() // with g_mu held
 {
@@ -295,7 +307,7 @@ extern "C" cudaError_t cudaMalloc(void **p, size_t bytes)
     void *m = nullptr;
     {
         std::lock_guard<std::mutex> lk(g_mu);
-        if (!reserve_range()) return g_last = cudaErrorMemoryAllocation;
+        if (!reserve_range() || g_in_use + need > device_limit()) return g_last = cudaErrorMemoryAllocation;
         for (auto it = g_holes.begin(); it != g_holes.end(); ++it) {
             if (it->second < need) continue;
             const uintptr_t base = it->first;
@@ -304,6 +316,7 @@ extern "C" cudaError_t cudaMalloc(void **p, size_t bytes)
             if (left) g_holes[base + need] = left;
             m = (void *)base;
             g_allocs[base] = bytes;
+            g_in_use += need;
             break;
         }
     }
@@ -322,6 +335,7 @@ extern "C" cudaError_t cudaFree(void *p)
     uintptr_t base = it->first;
     size_t size = (it->second + kPage - 1) / kPage * kPage + kPage;
     g_allocs.erase(it);
+    g_in_use -= size;
     madvise((void *)base, size, MADV_DONTNEED); // the pages go back; the addresses stay reserved
     auto next = g_holes.lower_bound(base);      // coalesce with the neighbouring holes
     if (next != g_holes.end() && base + size == next->first) {

@@ -38,7 +38,7 @@ $(EMU_CUDNN): test/cuda/emu/cudnn_emu.cc $(EMU_SO) $(wildcard test/cuda/emu/incl
 	    -L$(EMU_DIR) -l:libvideocrafter-cuda.so.1 -Wl,-rpath,'$$ORIGIN'
 
 # beside its backend library, which the registry tries first
-$(EMU_DIR)/test_cuda_backend: test/cuda/test_cuda_backend.c $(AR_LIB)
+$(EMU_DIR)/test_cuda_backend $(EMU_DIR)/test_cuda_memory: $(EMU_DIR)/%: test/cuda/%.c $(AR_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(AR_LIB) $(LIBS)
 
@@ -51,8 +51,9 @@ ifneq ($(EMU_ARCH),x86_64)
 check-cuda-emu check-cuda-emu-full:
 	@echo "SKIP: the CUDA emulation switches fibers with x86-64 assembly (this is $(EMU_ARCH))"
 else
-check-cuda-emu: all $(EMU_SO) $(EMU_CUDNN) $(EMU_DIR)/test_cuda_backend $(BUILD)/test/test_text
+check-cuda-emu: all $(EMU_SO) $(EMU_CUDNN) $(EMU_DIR)/test_cuda_backend $(EMU_DIR)/test_cuda_memory $(BUILD)/test/test_text
 	$(EMU_RUN) $(EMU_DIR)/test_cuda_backend --small --expect-cudnn
+	$(EMU_RUN) VCEMU_DEVICE_MB=96 $(EMU_DIR)/test_cuda_memory
 	@set -e; for prec in fp32 fp16; do echo "== test_text (emulated cuda $$prec)"; \
 	    $(EMU_ENV) VIDEOCRAFTER_CUDA_PRECISION=$$prec $(BUILD)/test/test_text; done
 

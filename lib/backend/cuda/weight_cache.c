@@ -1,0 +1,265 @@
+/* weight_cache.c - device copies of the weight-like inputs of ops.
+ *
+ * Weights arrive as host pointers (the weight store's arrays). Each is
+ * uploaded once per kind of copy (float32, rounded to half, the raw halves of
+ * a half-resident weight, a temporal convolution's taps-major order) and found
+ * again by its address, with a fingerprint of the contents so that another
+ * model mapped at the same address is not mistaken for the old one. Device
+ * pointers (the arena's memory: per-layer widened weights, embedding vectors)
+ * pass through.
+ *
+ * When device memory runs out, an allocation of the backend (dev_malloc)
+ * frees the idle scratch buffers, then the least recently used copies the
+ * current op has not touched, and tries again: the copies of a freed model
+ * (the cache cannot see a model being freed) go first, and a model larger
+ * than the GPU still runs, uploading part of its weights each step.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_impl.h"
+
+enum { COPY_DEAD = -1 }; /* a freed slot left in its probe chain until the next rehash */
+
+static size_t hash_key(const void *p, int kind, size_t n)
+{
+    return ((((uintptr_t)p >> 2) ^ ((uintptr_t)kind << 60)) * 0x9E3779B97F4A7C15ull >> 7) & (n - 1);
+}
+
+/* the table rebuilt at n slots (a power of two) without the dead ones */
+static bool rehash(cuda_impl *c, size_t n)
+{
+    weight_slot *s = calloc(n, sizeof *s);
+    if (!s) return false;
+    size_t used = 0;
+    for (size_t i = 0; i < c->n_slots; i++) {
+        const weight_slot *old = &c->slots[i];
+        if (!old->host || old->kind == COPY_DEAD) continue;
+        size_t h = hash_key(old->host, old->kind, n);
+        while (s[h].host) h = (h + 1) & (n - 1);
+        s[h] = *old;
+        used++;
+    }
+    free(c->slots);
+    c->slots = s;
+    c->n_slots = n;
+    c->used_slots = used;
+    return true;
+}
+
+static weight_slot *find_slot(cuda_impl *c, const void *p, int kind)
+{
+    if (!c->n_slots) return NULL;
+    for (size_t h = hash_key(p, kind, c->n_slots); c->slots[h].host; h = (h + 1) & (c->n_slots - 1))
+        if (c->slots[h].host == p && c->slots[h].kind == kind) return &c->slots[h];
+    return NULL;
+}
+
+static void drop_slot(cuda_impl *c, weight_slot *sl)
+{
+    cudaFree(sl->dev); /* waits for queued work that may read it */
+    sl->dev = NULL;
+    sl->kind = COPY_DEAD;
+}
+
+struct lru_entry {
+    uint64_t used;
+    size_t slot;
+};
+
+static int by_age(const void *a, const void *b)
+{
+    const struct lru_entry *x = a, *y = b;
+    return x->used < y->used ? -1 : x->used > y->used;
+}
+
+/* Frees at least `bytes` of the least recently used copies that the current
+ * op has not used (it may hold their pointers), or all of them; false: there
+ * were none. */
+bool weight_cache_evict(cuda_impl *c, size_t bytes)
+{
+    struct lru_entry *list = c->used_slots ? malloc(c->used_slots * sizeof *list) : NULL;
+    if (!list) return false;
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_slots && n < c->used_slots; i++) {
+        const weight_slot *sl = &c->slots[i];
+        if (sl->host && sl->kind != COPY_DEAD && sl->used < c->op_clock) list[n++] = (struct lru_entry){sl->used, i};
+    }
+    qsort(list, n, sizeof *list, by_age);
+    size_t freed = 0, k = 0;
+    for (; k < n && freed < bytes; k++) {
+        freed += c->slots[list[k].slot].dev_bytes;
+        drop_slot(c, &c->slots[list[k].slot]);
+    }
+    free(list);
+    c->evictions += k;
+    if (k) rehash(c, c->n_slots); /* on failure the dead slots stay, harmless */
+    return k > 0;
+}
+
+void device_block_add(cuda_impl *c, const void *p, size_t bytes)
+{
+    if (c->n_blocks < MAX_DEVICE_BLOCKS) c->blocks[c->n_blocks++] = (device_block){p, bytes};
+}
+
+void device_block_remove(cuda_impl *c, const void *p)
+{
+    for (int i = 0; i < c->n_blocks; i++)
+        if (c->blocks[i].p == p) {
+            c->blocks[i] = c->blocks[--c->n_blocks];
+            return;
+        }
+}
+
+/* The backend's own allocations are known without asking the driver (about
+ * a microsecond per query); other pointers are asked about. */
+static bool is_device_memory(cuda_impl *c, const void *p)
+{
+    for (int i = 0; i < c->n_blocks; i++)
+        if ((const char *)p >= c->blocks[i].p && (const char *)p < c->blocks[i].p + c->blocks[i].bytes) return true;
+    struct cudaPointerAttributes attr;
+    if (cudaPointerGetAttributes(&attr, p) == cudaSuccess &&
+        (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged))
+        return true;
+    cudaGetLastError(); /* clear the "invalid value" of unregistered host memory */
+    return false;
+}
+
+/* Four words spread over the host array: a different model mapped at the same
+ * address differs there, the same weights do not. */
+static void fingerprint(const void *p, size_t bytes, uint32_t out[4])
+{
+    memset(out, 0, 4 * sizeof *out);
+    if (bytes < 4) return;
+    size_t words = bytes / 4;
+    for (int i = 0; i < 4; i++) memcpy(&out[i], (const char *)p + 4 * ((words - 1) * (size_t)i / 3), 4);
+}
+
+/* Device copy of `kind` made from host array p (taps: co, ci, kt of a
+ * temporal convolution's weight). */
+static void *make_copy(vc_backend *be, const void *p, size_t bytes, int kind, const int32_t *taps, size_t *dev_bytes)
+{
+    cuda_impl *c = impl_of(be);
+    const bool half = kind == COPY_F16 || kind == COPY_TAPS_F16;
+    *dev_bytes = half ? bytes / 2 : bytes;
+    void *d = NULL;
+    int e = dev_malloc(c, &d, *dev_bytes);
+    if (e) {
+        note_cuda(be, e, "weight upload (device memory full)");
+        return NULL;
+    }
+    if (kind == COPY_F32 || kind == COPY_RAW) {
+        e = cudaMemcpyAsync(d, p, bytes, cudaMemcpyHostToDevice, c->stream);
+    } else {
+        const int64_t n = (int64_t)(bytes / 4);
+        float *stage = scratch(be, SCRATCH_STAGE, bytes);
+        float *reordered = kind == COPY_TAPS_F16 ? scratch(be, SCRATCH_TAPS, bytes) : NULL;
+        if (!stage || (kind == COPY_TAPS_F16 && !reordered)) {
+            cudaFree(d);
+            return NULL;
+        }
+        e = cudaMemcpyAsync(stage, p, bytes, cudaMemcpyHostToDevice, c->stream);
+        if (!e && kind == COPY_F16) e = vck_f32_to_f16(c->stream, stage, d, n);
+        if (!e && kind == COPY_TAPS_F32) e = vck_taps_major(c->stream, stage, d, taps[0], taps[1], taps[2], 4);
+        if (!e && kind == COPY_TAPS_F16) {
+            e = vck_taps_major(c->stream, stage, reordered, taps[0], taps[1], taps[2], 4);
+            if (!e) e = vck_f32_to_f16(c->stream, reordered, d, n);
+        }
+    }
+    if (e) {
+        cudaFree(d);
+        note_cuda(be, e, "weight upload");
+        return NULL;
+    }
+    return d;
+}
+
+/* The cached copy of `kind` of host array p, made on first use; device
+ * memory is returned as it is, with *is_device set. */
+static const void *cached(vc_backend *be, const void *p, size_t bytes, int kind, const int32_t *taps, bool *is_device)
+{
+    if (is_device) *is_device = false;
+    if (!p) return NULL;
+    cuda_impl *c = impl_of(be);
+    uint32_t print[4];
+    /* the cache first: with unified addressing a cached host address is never
+     * device memory, and a hit saves the range checks */
+    weight_slot *sl = find_slot(c, p, kind);
+    if (sl) {
+        fingerprint(p, bytes, print);
+        if (sl->bytes == bytes && !memcmp(sl->print, print, sizeof print)) {
+            sl->used = c->op_clock;
+            return sl->dev;
+        }
+        drop_slot(c, sl); /* other contents at the same address: made again below */
+    } else if (is_device_memory(c, p)) {
+        if (is_device) *is_device = true;
+        return p;
+    }
+    fingerprint(p, bytes, print);
+    size_t dev_bytes = 0;
+    void *d = make_copy(be, p, bytes, kind, taps, &dev_bytes); /* may evict: no slot pointer is held */
+    if (!d) return NULL;
+    if ((c->used_slots + 1) * 2 > c->n_slots && !rehash(c, c->n_slots ? c->n_slots * 2 : 4096)) {
+        cudaFree(d);
+        note_cuda(be, cudaErrorMemoryAllocation, "weight cache");
+        return NULL;
+    }
+    size_t h = hash_key(p, kind, c->n_slots);
+    while (c->slots[h].host) h = (h + 1) & (c->n_slots - 1);
+    c->slots[h] = (weight_slot){
+        .host = p, .kind = kind, .bytes = bytes, .dev_bytes = dev_bytes, .used = c->op_clock, .dev = d};
+    memcpy(c->slots[h].print, print, sizeof print);
+    c->used_slots++;
+    return d;
+}
+
+const void *dev_weight(vc_backend *be, const void *p, size_t bytes, int kind, bool *is_device)
+{
+    return cached(be, p, bytes, kind, NULL, is_device);
+}
+
+const float *dev_in(vc_backend *be, const void *p, size_t bytes)
+{
+    return cached(be, p, bytes, COPY_F32, NULL, NULL);
+}
+
+/* fp16 mode: the weight as a cached half copy. A weight that is already device
+ * memory (widened per layer from a half-resident model) is rounded into the
+ * staging scratch instead, which holds it until the next weight. */
+const void *weight_half(vc_backend *be, const float *w, int64_t n)
+{
+    bool on_device = false;
+    const void *d = cached(be, w, FBYTES(n), COPY_F16, NULL, &on_device);
+    if (!d || !on_device) return d;
+    void *h = scratch(be, SCRATCH_STAGE, (size_t)n * 2);
+    if (h) note_cuda(be, vck_f32_to_f16(impl_of(be)->stream, w, h, n), "weight to fp16");
+    return h;
+}
+
+/* A temporal convolution's weight [co, ci, kt] as [co, kt*ci] (taps-major),
+ * half in fp16 mode: cached like the others; a weight in device memory is
+ * reordered into the taps scratch, which holds it until the next one. */
+const void *weight_taps(vc_backend *be, const float *w, int32_t co, int32_t ci, int32_t kt)
+{
+    cuda_impl *c = impl_of(be);
+    const int64_t n = (int64_t)co * ci * kt;
+    const int32_t taps[3] = {co, ci, kt};
+    bool on_device = false;
+    const void *d = cached(be, w, FBYTES(n), c->fast16 ? COPY_TAPS_F16 : COPY_TAPS_F32, taps, &on_device);
+    if (!d || !on_device) return d;
+    const size_t esz = c->fast16 ? 2 : 4;
+    const void *src = c->fast16 ? weight_half(be, w, n) : (const void *)w;
+    void *t = src ? scratch(be, SCRATCH_TAPS, (size_t)n * esz) : NULL;
+    if (t) note_cuda(be, vck_taps_major(c->stream, src, t, co, ci, kt, (int)esz), "temporal weight");
+    return t;
+}
+
+void weight_cache_free(cuda_impl *c)
+{
+    for (size_t i = 0; i < c->n_slots; i++)
+        if (c->slots[i].host && c->slots[i].kind != COPY_DEAD) cudaFree(c->slots[i].dev);
+    free(c->slots);
+    c->slots = NULL;
+    c->n_slots = c->used_slots = 0;
+}
