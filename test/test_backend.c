@@ -950,6 +950,32 @@ static void test_checked_backend(void **state)
     be->ops->upload(be, dx, dy, sizeof x);
     assert_int_equal(vc_backend_sync(be), VC_STATUS_BACKEND_ERROR);
     assert_non_null(strstr(vc_context_errmsg(ctx), "upload: src is backend memory"));
+
+    /* transient buffers: only the listed ops touch them; once cleared, their
+     * memory must be rewritten before anything reads it */
+    float *t = vc_arena_floats(be, N), *u = vc_arena_floats(be, N);
+    assert_non_null(t);
+    assert_non_null(u);
+    be->ops->transient(be, t, N);
+    be->ops->silu(be, dx, t, N);
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_BACKEND_ERROR);
+    assert_non_null(strstr(vc_context_errmsg(ctx), "silu: y is in a transient buffer"));
+    be->ops->layer_norm(be, dx, t, 10, N / 10, NULL, NULL, 1e-5f);
+    be->ops->linear(be, t, 10, N / 10, x, NULL, 10, NULL, u); /* x: a host weight [10, 100] */
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_OK);
+    be->ops->transient(be, NULL, 0);
+    be->ops->silu(be, t, u, N);
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_BACKEND_ERROR);
+    assert_non_null(strstr(vc_context_errmsg(ctx), "silu: x reads a transient buffer after its mark was cleared"));
+    be->ops->fill(be, t, 1.0f, N / 2); /* the first half rewritten: floats again */
+    be->ops->silu(be, t, u, N / 2);
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_OK);
+    be->ops->scale(be, t + N / 2, 2.0f, u, N / 2); /* the second half is still stale */
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_BACKEND_ERROR);
+    assert_non_null(strstr(vc_context_errmsg(ctx), "scale: x reads a transient buffer"));
+    be->ops->scale(be, u, 2.0f, t + N / 2, N / 2);
+    be->ops->add(be, t, t + N / 2, u, N / 2);
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_OK);
     be->ops->free(be, dx);
     vc_context_free(ctx);
 }

@@ -9,8 +9,12 @@
  * backend needs them: outputs and activations must be backend memory; only the
  * weight-like inputs (weights, biases, norm affines, relative-position tables,
  * the time-embedding vector) may be host arrays, which a device backend uploads
- * once and caches (add's second operand too: position tables). The first violation is reported by sync as a backend error
- * naming the op and the argument.
+ * once and caches (add's second operand too: position tables). Transient
+ * buffers (vc_backend_ops.transient) may be touched only by the ops allowed
+ * to; once their marks are cleared, their memory holds the backend's own
+ * format (the CUDA fp16 mode: halves) until an op writes it again, so an op
+ * that reads it before then is reported too. The first violation is reported
+ * by sync as a backend error naming the op and the argument.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +26,17 @@
 
 #define MAX_TRANSIENT 32
 
+typedef struct addr_range {
+    uintptr_t begin, end; /* handed-out addresses */
+} addr_range;
+
 typedef struct checked_impl {
     vc_backend *cpu;
     char violation[256];
-    struct { uintptr_t begin, end; } transient[MAX_TRANSIENT]; /* handed-out addresses */
+    addr_range transient[MAX_TRANSIENT];
     int n_transient;
+    addr_range stale[MAX_TRANSIENT]; /* cleared transient memory not written since */
+    int n_stale;
 } checked_impl;
 
 static checked_impl *impl_of(vc_backend *be) { return be->impl; }
@@ -41,12 +51,55 @@ static void violate(vc_backend *be, const char *op, const char *arg, const char 
     if (!c->violation[0]) snprintf(c->violation, sizeof c->violation, "cpu-checked: %s: %s %s", op, arg, why);
 }
 
-/* Backend memory argument: must be a handed-out address (or NULL). */
+static bool in_ranges(const addr_range *r, int n, const void *p)
+{
+    for (int i = 0; i < n; i++)
+        if ((uintptr_t)p >= r[i].begin && (uintptr_t)p < r[i].end) return true;
+    return false;
+}
+
 static bool in_transient(vc_backend *be, const void *p)
 {
     const checked_impl *c = impl_of(be);
-    for (int i = 0; i < c->n_transient; i++)
-        if ((uintptr_t)p >= c->transient[i].begin && (uintptr_t)p < c->transient[i].end) return true;
+    return in_ranges(c->transient, c->n_transient, p);
+}
+
+/* [begin, end) is no longer stale: trims or splits the stale ranges it meets
+ * (a range that does not fit any more is forgotten: fewer checks, never a
+ * false report) */
+static void unstale(checked_impl *c, uintptr_t begin, uintptr_t end)
+{
+    addr_range keep[2 * MAX_TRANSIENT];
+    int n = 0;
+    for (int i = 0; i < c->n_stale; i++) {
+        const addr_range r = c->stale[i];
+        if (end <= r.begin || begin >= r.end) {
+            keep[n++] = r;
+            continue;
+        }
+        if (r.begin < begin) keep[n++] = (addr_range){r.begin, begin};
+        if (end < r.end) keep[n++] = (addr_range){end, r.end};
+    }
+    c->n_stale = n < MAX_TRANSIENT ? n : MAX_TRANSIENT;
+    memcpy(c->stale, keep, (size_t)c->n_stale * sizeof *keep);
+}
+
+/* After an op: what it wrote (bytes from the handed-out address p) holds
+ * floats again. */
+static void wrote(vc_backend *be, const void *p, int64_t bytes)
+{
+    checked_impl *c = impl_of(be);
+    if (p && is_fake(p) && bytes > 0 && c->n_stale) unstale(c, (uintptr_t)p, (uintptr_t)p + (uintptr_t)bytes);
+}
+#define WROTE(p, n) wrote(be, p, (int64_t)(n) * (int64_t)sizeof(float))
+
+/* Arguments an op only writes (or also reads, in place: those reads go
+ * unchecked, which misses rather than misreports). */
+static bool output_arg(const char *arg)
+{
+    static const char *const outs[] = {"y", "o", "c", "dst", "x_next", "x0", "ptr", "p"};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
+        if (!strcmp(arg, outs[i])) return true;
     return false;
 }
 
@@ -75,6 +128,9 @@ static void *dev(vc_backend *be, const void *p, const char *op, const char *arg)
     }
     if (!transient_use(op, arg) && in_transient(be, p))
         violate(be, op, arg, "is in a transient buffer (vc_backend_ops.transient), which this op may not touch");
+    const checked_impl *c = impl_of(be);
+    if (!output_arg(arg) && in_ranges(c->stale, c->n_stale, p))
+        violate(be, op, arg, "reads a transient buffer after its mark was cleared, before anything rewrote it");
     return (void *)((uintptr_t)p & ~FAKE_BIT);
 }
 
@@ -99,6 +155,7 @@ static void ck_free(vc_backend *be, void *p) { OPS->free(inner(be), D(p, "ptr"))
 static void ck_upload(vc_backend *be, void *dst, const void *src, size_t n)
 {
     OPS->upload(inner(be), D(dst, "dst"), host(be, src, "upload", "src"), n);
+    wrote(be, dst, (int64_t)n);
 }
 static void ck_download(vc_backend *be, void *dst, const void *src, size_t n)
 {
@@ -107,8 +164,13 @@ static void ck_download(vc_backend *be, void *dst, const void *src, size_t n)
 static void ck_copy(vc_backend *be, void *dst, const void *src, size_t n)
 {
     OPS->copy(inner(be), D(dst, "dst"), D(src, "src"), n);
+    wrote(be, dst, (int64_t)n);
 }
-static void ck_fill(vc_backend *be, float *y, float v, int64_t n) { OPS->fill(inner(be), D(y, "y"), v, n); }
+static void ck_fill(vc_backend *be, float *y, float v, int64_t n)
+{
+    OPS->fill(inner(be), D(y, "y"), v, n);
+    WROTE(y, n);
+}
 
 static void ck_gemm(vc_backend *be, const vc_gemm_args *a)
 {
@@ -117,12 +179,14 @@ static void ck_gemm(vc_backend *be, const vc_gemm_args *a)
     g.b = D(a->b, "b");
     g.c = D(a->c, "c");
     OPS->gemm(inner(be), &g);
+    if (a->batch > 0 && a->m > 0) WROTE(a->c, (a->batch - 1) * a->stride_c + (int64_t)(a->m - 1) * a->ldc + a->n);
 }
 static void ck_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *bias,
                       int32_t out, const float *residual, float *y)
 {
     if (residual && in_transient(be, y)) violate(be, "linear", "y", "is a transient buffer written with a residual");
     OPS->linear(inner(be), D(x, "x"), rows, in, wgt(w), wgt(bias), out, D(residual, "residual"), D(y, "y"));
+    WROTE(y, rows * out);
 }
 static void ck_linear_strided(vc_backend *be, const vc_linear_args *a)
 {
@@ -133,6 +197,8 @@ static void ck_linear_strided(vc_backend *be, const vc_linear_args *a)
     l.residual = D(a->residual, "residual");
     l.y = D(a->y, "y");
     OPS->linear_strided(inner(be), &l);
+    if (a->batch > 0 && a->rows > 0 && a->out > 0)
+        WROTE(a->y, (a->batch - 1) * a->y_batch + (a->rows - 1) * a->y_row + (int64_t)(a->out - 1) * a->y_col + 1);
 }
 static void ck_conv2d(vc_backend *be, const vc_conv2d_args *a)
 {
@@ -143,12 +209,18 @@ static void ck_conv2d(vc_backend *be, const vc_conv2d_args *a)
     c.residual = D(a->residual, "residual");
     c.y = D(a->y, "y");
     OPS->conv2d(inner(be), &c);
+    if (a->stride > 0) {
+        const int64_t oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
+        const int64_t ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
+        WROTE(a->y, (int64_t)a->n * a->co * oh * ow);
+    }
 }
 static void ck_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
                              const float *w, const float *bias, int32_t co, int32_t kt, const float *residual, float *y)
 {
     OPS->conv_temporal(inner(be), D(x, "x"), B, ci, T, S, wgt(w), wgt(bias), co, kt, D(residual, "residual"),
                        D(y, "y"));
+    WROTE(y, (int64_t)B * T * co * S);
 }
 static void ck_group_norm(vc_backend *be, const vc_group_norm_args *a)
 {
@@ -159,11 +231,13 @@ static void ck_group_norm(vc_backend *be, const vc_group_norm_args *a)
     g.beta = wgt(a->beta);
     g.in_bias = wgt(a->in_bias);
     OPS->group_norm(inner(be), &g);
+    WROTE(a->y, (int64_t)a->n * a->frames * a->C * a->S);
 }
 static void ck_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows, int32_t width, const float *gamma,
                           const float *beta, float eps)
 {
     OPS->layer_norm(inner(be), D(x, "x"), D(y, "y"), rows, width, wgt(gamma), wgt(beta), eps);
+    WROTE(y, rows * width);
 }
 static void ck_attention(vc_backend *be, const vc_attn_args *a)
 {
@@ -175,55 +249,77 @@ static void ck_attention(vc_backend *be, const vc_attn_args *a)
     t.rel_k = wgt(a->rel_k);
     t.rel_v = wgt(a->rel_v);
     OPS->attention(inner(be), &t);
+    if (a->n_seq > 0 && a->lq > 0)
+        WROTE(a->o, (a->n_seq - 1) * a->o_seq + (a->lq - 1) * a->o_tok + (int64_t)a->heads * a->d);
 }
 static void ck_transient(vc_backend *be, float *p, int64_t n)
 {
     checked_impl *c = impl_of(be);
-    if (!p) {
+    if (!p) { /* the marked memory goes stale */
+        for (int i = 0; i < c->n_transient && c->n_stale < MAX_TRANSIENT; i++) c->stale[c->n_stale++] = c->transient[i];
         c->n_transient = 0;
         return;
     }
     (void)D(p, "p");
     if (c->n_transient == MAX_TRANSIENT || n <= 0) return;
+    unstale(c, (uintptr_t)p, (uintptr_t)(p + n));
     c->transient[c->n_transient].begin = (uintptr_t)p;
     c->transient[c->n_transient].end = (uintptr_t)(p + n);
     c->n_transient++;
 }
-static void ck_silu(vc_backend *be, const float *x, float *y, int64_t n) { OPS->silu(inner(be), D(x, "x"), D(y, "y"), n); }
-static void ck_gelu(vc_backend *be, const float *x, float *y, int64_t n) { OPS->gelu(inner(be), D(x, "x"), D(y, "y"), n); }
+static void ck_silu(vc_backend *be, const float *x, float *y, int64_t n)
+{
+    OPS->silu(inner(be), D(x, "x"), D(y, "y"), n);
+    WROTE(y, n);
+}
+static void ck_gelu(vc_backend *be, const float *x, float *y, int64_t n)
+{
+    OPS->gelu(inner(be), D(x, "x"), D(y, "y"), n);
+    WROTE(y, n);
+}
 static void ck_geglu(vc_backend *be, const float *x, float *y, int64_t rows, int32_t inner_n)
 {
     OPS->geglu(inner(be), D(x, "x"), D(y, "y"), rows, inner_n);
+    WROTE(y, rows * inner_n);
 }
 static void ck_add(vc_backend *be, const float *a, const float *b, float *y, int64_t n)
 {
     OPS->add(inner(be), D(a, "a"), wgt(b), D(y, "y"), n); /* b may be a weight (position table) */
+    WROTE(y, n);
 }
 static void ck_axpby(vc_backend *be, float a, const float *x, float b, float *y, int64_t n)
 {
     OPS->axpby(inner(be), a, D(x, "x"), b, D(y, "y"), n);
+    WROTE(y, n);
 }
 static void ck_scale(vc_backend *be, const float *x, float s, float *y, int64_t n)
 {
     OPS->scale(inner(be), D(x, "x"), s, D(y, "y"), n);
+    WROTE(y, n);
 }
 static void ck_add_channel(vc_backend *be, float *x, const float *v, int64_t n, int32_t C, int64_t S, int64_t vs)
 {
     OPS->add_channel(inner(be), D(x, "x"), wgt(v), n, C, S, vs);
+    WROTE(x, n * C * S);
 }
 static void ck_permute(vc_backend *be, const float *x, float *y, int32_t ndim, const int64_t *shape,
                        const int32_t *perm)
 {
     OPS->permute(inner(be), D(x, "x"), D(y, "y"), ndim, shape, perm);
+    int64_t n = 1;
+    for (int32_t i = 0; i < ndim; i++) n *= shape[i];
+    WROTE(y, n);
 }
 static void ck_upsample(vc_backend *be, const float *x, float *y, int64_t nc, int32_t h, int32_t w)
 {
     OPS->upsample_nearest2x(inner(be), D(x, "x"), D(y, "y"), nc, h, w);
+    WROTE(y, nc * 4 * h * w);
 }
 static void ck_concat(vc_backend *be, const float *a, int32_t ca, const float *b, int32_t cb, float *y, int64_t n,
                       int64_t S)
 {
     OPS->concat_channels(inner(be), D(a, "a"), ca, D(b, "b"), cb, D(y, "y"), n, S);
+    WROTE(y, n * (ca + cb) * S);
 }
 static void ck_ddim_step(vc_backend *be, const vc_ddim_args *a)
 {
@@ -235,10 +331,13 @@ static void ck_ddim_step(vc_backend *be, const vc_ddim_args *a)
     t.x_next = D(a->x_next, "x_next");
     t.x0 = D(a->x0, "x0");
     OPS->ddim_step(inner(be), &t);
+    WROTE(a->x_next, a->n);
+    WROTE(a->x0, a->n);
 }
 static void ck_widen(vc_backend *be, float *dst, const uint16_t *src, vc_dtype dtype, int64_t n)
 {
     OPS->widen(inner(be), D(dst, "dst"), host(be, src, "widen", "src"), dtype, n);
+    WROTE(dst, n);
 }
 static void *ck_reserve(vc_backend *be, size_t *bytes) { return fake(OPS->reserve(inner(be), bytes)); }
 static void ck_unreserve(vc_backend *be, void *p, size_t bytes) { OPS->unreserve(inner(be), D(p, "ptr"), bytes); }
