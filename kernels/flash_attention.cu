@@ -13,6 +13,9 @@
 #include <cuda_runtime.h>
 #include <math.h>
 #include <mma.h>
+#include <stdint.h>
+
+#include <type_traits>
 
 #include "vc_device.cuh"
 #include "vc_kernels.h"
@@ -149,39 +152,75 @@ __device__ inline int acc_col(int lane, int i) { return (lane & 3) * 2 + (i & 1)
 
 // W warps of 16 query rows each (W = 8 halves the K/V reloads per query for
 // the narrow heads); K and V are read as the half copies the backend makes
-// once per call (k16/v16), or as float32 when it did not.
+// once per call (k16/v16), or as float32 when it did not. Shared rows are
+// padded by 8 halves (16 bytes): with rows of a multiple of 128 bytes the
+// eight row addresses of each tensor-core tile load would fall on the same
+// banks.
 template <int D, int W>
 struct SmemReg {
-    static constexpr size_t q = 0;                                  // half [16 W][D]
-    static constexpr size_t k = q + sizeof(__half) * 16 * W * D;    // half [kBk][D]
-    static constexpr size_t v = k + sizeof(__half) * kBk * D;       // half [kBk][D]
-    static constexpr size_t p = v + sizeof(__half) * kBk * D;       // half [W][kRows][kBk]
-    static constexpr size_t bytes = p + sizeof(__half) * W * kRows * kBk;
+    static constexpr int ld = D + 8, ldp = kBk + 8;                 // row strides (halves)
+    static constexpr size_t q = 0;                                  // half [16 W][ld]
+    static constexpr size_t k = q + sizeof(__half) * 16 * W * ld;   // half [kBk][ld]
+    static constexpr size_t v = k + sizeof(__half) * kBk * ld;      // half [kBk][ld]
+    static constexpr size_t p = v + sizeof(__half) * kBk * ld;      // half [W][kRows][ldp]
+    static constexpr size_t bytes = p + sizeof(__half) * W * kRows * ldp;
 };
 
+// Rows [row0, row0 + rows) of a half [len, D] operand (token stride tok) into
+// shared rows of stride ld, 16 bytes per load, rows past len as zeros. src and
+// tok must be multiples of 8 halves (the launcher checks: `vec`).
+template <int D>
+__device__ void load_rows_vec(__half *dst, int ld, const __half *src, int64_t tok, int row0, int rows, int len)
+{
+    constexpr int kChunks = D / 8;
+    for (int e = threadIdx.x; e < rows * kChunks; e += blockDim.x) {
+        const int r = e / kChunks, c = (e % kChunks) * 8, row = row0 + r;
+        uint4 v = make_uint4(0u, 0u, 0u, 0u);
+        if (row < len) v = *(const uint4 *)(src + (int64_t)row * tok + c);
+        *(uint4 *)(dst + r * ld + c) = v;
+    }
+}
+
+template <int D, typename KV>
+__device__ void load_kv(__half *dst, int ld, const KV *src, int64_t tok, int row0, int len, bool vec)
+{
+    if constexpr (std::is_same<KV, __half>::value) {
+        if (vec) {
+            load_rows_vec<D>(dst, ld, src, tok, row0, kBk, len);
+            return;
+        }
+    }
+    vc_load_rows(dst, ld, src, tok, row0, kBk, len, D);
+}
+
 template <int D, int W, typename KV>
-__global__ void __launch_bounds__(W * 32) flash_reg_k(vck_attn a, int seq0)
+__global__ void __launch_bounds__(W * 32, 2) flash_reg_k(vck_attn a, int seq0, bool vec)
 {
     using Acc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
     constexpr int BQ = 16 * W;
     extern __shared__ __align__(128) unsigned char smem[];
     using L = SmemReg<D, W>;
+    constexpr int LD = L::ld, LDP = L::ldp;
     __half *qs = (__half *)(smem + L::q), *ks = (__half *)(smem + L::k), *vs = (__half *)(smem + L::v);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    __half *pw = (__half *)(smem + L::p) + warp * kRows * kBk;
+    __half *pw = (__half *)(smem + L::p) + warp * kRows * LDP;
 
     const int h = blockIdx.y, sq = seq0 + blockIdx.z, q0 = blockIdx.x * BQ;
     const int kvs = sq / a.kv_group;
     const KV *kg = (const KV *)(a.k16 ? a.k16 : (const void *)a.k) + kvs * a.k_seq + (int64_t)h * D;
     const KV *vg = (const KV *)(a.v16 ? a.v16 : (const void *)a.v) + kvs * a.v_seq + (int64_t)h * D;
 
-    vc_load_rows_from(qs, D, a.q, a.q16, sq * a.q_seq + (int64_t)h * D, a.q_tok, q0, BQ, a.lq, D);
+    vc_load_rows_from(qs, LD, a.q, a.q16, sq * a.q_seq + (int64_t)h * D, a.q_tok, q0, BQ, a.lq, D);
     __syncthreads();
     wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> qf[D / 16];
-    for (int kk = 0; kk < D / 16; kk++) wmma::load_matrix_sync(qf[kk], qs + warp * kRows * D + kk * 16, D);
+    for (int kk = 0; kk < D / 16; kk++) wmma::load_matrix_sync(qf[kk], qs + warp * kRows * LD + kk * 16, LD);
     Acc of[D / 16];
     for (int c = 0; c < D / 16; c++) wmma::fill_fragment(of[c], 0.0f);
 
+    // The softmax runs in base 2: scores times scale * log2(e), so each
+    // exponential is one exp2 (the MUFU instruction) instead of expf's longer
+    // sequence. m is the running maximum in that domain.
+    const float scale2 = a.scale * 1.4426950408889634f;
     // this lane's two rows (h2 = 0: row g, 1: row g + 8) of the warp's 16
     const int rbase = q0 + warp * kRows;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
@@ -189,24 +228,28 @@ __global__ void __launch_bounds__(W * 32) flash_reg_k(vck_attn a, int seq0)
 
     for (int j0 = 0; j0 < lk_end; j0 += kBk) {
         __syncthreads(); // the previous tile's K and V are no longer read
-        vc_load_rows(ks, D, kg, a.k_tok, j0, kBk, a.lk, D);
-        vc_load_rows(vs, D, vg, a.v_tok, j0, kBk, a.lk, D);
+        load_kv<D>(ks, LD, kg, a.k_tok, j0, a.lk, vec);
+        load_kv<D>(vs, LD, vg, a.v_tok, j0, a.lk, vec);
         __syncthreads();
         Acc sf[kBk / 16]; // S[16][64] = Q_w K^T
         for (int n = 0; n < kBk / 16; n++) {
             wmma::fill_fragment(sf[n], 0.0f);
             for (int kk = 0; kk < D / 16; kk++) {
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb;
-                wmma::load_matrix_sync(fb, ks + n * 16 * D + kk * 16, D);
+                wmma::load_matrix_sync(fb, ks + n * 16 * LD + kk * 16, LD);
                 wmma::mma_sync(sf[n], qf[kk], fb, sf[n]);
             }
         }
+        const bool edge = a.causal || j0 + kBk > a.lk; // a tile with masked keys
         float tmax[2] = {-INFINITY, -INFINITY};
         for (int n = 0; n < kBk / 16; n++)
             for (int i = 0; i < Acc::num_elements; i++) {
-                const int h2 = (i >> 1) & 1, j = j0 + n * 16 + acc_col(lane, i), qi = rbase + acc_row(lane, i);
-                float sc = sf[n].x[i] * a.scale;
-                if (j >= a.lk || (a.causal && j > qi)) sc = -INFINITY;
+                const int h2 = (i >> 1) & 1;
+                float sc = sf[n].x[i] * scale2;
+                if (edge) {
+                    const int j = j0 + n * 16 + acc_col(lane, i), qi = rbase + acc_row(lane, i);
+                    if (j >= a.lk || (a.causal && j > qi)) sc = -INFINITY;
+                }
                 sf[n].x[i] = sc;
                 tmax[h2] = fmaxf(tmax[h2], sc);
             }
@@ -215,16 +258,16 @@ __global__ void __launch_bounds__(W * 32) flash_reg_k(vck_attn a, int seq0)
             tmax[h2] = fmaxf(tmax[h2], __shfl_xor_sync(0xffffffffu, tmax[h2], 1));
             tmax[h2] = fmaxf(tmax[h2], __shfl_xor_sync(0xffffffffu, tmax[h2], 2));
             const float mnew = fmaxf(m[h2], tmax[h2]);
-            corr[h2] = (m[h2] == -INFINITY) ? 0.0f : expf(m[h2] - mnew);
+            corr[h2] = (m[h2] == -INFINITY) ? 0.0f : exp2f(m[h2] - mnew);
             m[h2] = mnew;
         }
         for (int n = 0; n < kBk / 16; n++)
             for (int i = 0; i < Acc::num_elements; i++) {
                 const int h2 = (i >> 1) & 1;
                 const float sc = sf[n].x[i];
-                const float pv = (sc == -INFINITY) ? 0.0f : expf(sc - m[h2]);
+                const float pv = (sc == -INFINITY) ? 0.0f : exp2f(sc - m[h2]);
                 psum[h2] += pv;
-                pw[acc_row(lane, i) * kBk + n * 16 + acc_col(lane, i)] = __float2half_rn(pv);
+                pw[acc_row(lane, i) * LDP + n * 16 + acc_col(lane, i)] = __float2half_rn(pv);
             }
         for (int h2 = 0; h2 < 2; h2++) {
             psum[h2] += __shfl_xor_sync(0xffffffffu, psum[h2], 1);
@@ -237,10 +280,10 @@ __global__ void __launch_bounds__(W * 32) flash_reg_k(vck_attn a, int seq0)
 
         for (int kk = 0; kk < kBk / 16; kk++) { // O_w += P V
             wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> pa;
-            wmma::load_matrix_sync(pa, pw + kk * 16, kBk);
+            wmma::load_matrix_sync(pa, pw + kk * 16, LDP);
             for (int c = 0; c < D / 16; c++) {
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
-                wmma::load_matrix_sync(fb, vs + kk * 16 * D + c * 16, D);
+                wmma::load_matrix_sync(fb, vs + kk * 16 * LD + c * 16, LD);
                 wmma::mma_sync(of[c], pa, fb, of[c]);
             }
         }
@@ -294,16 +337,26 @@ int launch_tiles(const vck_attn *a, cudaStream_t s)
     return 0;
 }
 
+// 16-byte loads of the half K and V copies need their addresses, token
+// strides and sequence strides in multiples of 8 halves (D is one).
+bool vector_kv(const vck_attn *a)
+{
+    const auto aligned = [](const void *p) { return ((uintptr_t)p & 15u) == 0; };
+    return a->k16 && a->v16 && aligned(a->k16) && aligned(a->v16) && a->k_tok % 8 == 0 && a->v_tok % 8 == 0 &&
+           a->k_seq % 8 == 0 && a->v_seq % 8 == 0;
+}
+
 template <int D, int W, typename KV>
 int launch_regs(const vck_attn *a, cudaStream_t s)
 {
     const size_t smem = SmemReg<D, W>::bytes;
+    const bool vec = vector_kv(a);
     cudaError_t e = cudaFuncSetAttribute(flash_reg_k<D, W, KV>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess) return (int)e;
     for (int seq0 = 0; seq0 < a->n_seq; seq0 += 65535) {
         const int nz = min(65535, a->n_seq - seq0);
         dim3 grid((unsigned)((a->lq + 16 * W - 1) / (16 * W)), (unsigned)a->heads, (unsigned)nz);
-        flash_reg_k<D, W, KV><<<grid, W * 32, smem, s>>>(*a, seq0);
+        flash_reg_k<D, W, KV><<<grid, W * 32, smem, s>>>(*a, seq0, vec);
         if ((e = cudaGetLastError()) != cudaSuccess) return (int)e;
     }
     return 0;

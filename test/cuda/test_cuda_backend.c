@@ -406,26 +406,27 @@ static void check_group_norm(pair *p, int n, int frames, int C, int64_t S, bool 
     free(x); free(g); free(b); free(y); free(ib);
 }
 
-enum { CAUSAL = 1, ACCUMULATE = 2 };
+enum { CAUSAL = 1, ACCUMULATE = 2, ODD_STRIDE = 4 /* token stride C + 3: no 16-byte loads */ };
 
 static void check_attention(pair *p, int n_seq, int heads, int lq, int lk, int d, int kv_group, int rel_max, int flags)
 {
-    int C = heads * d;
-    int64_t nq = (int64_t)n_seq * lq * C, nk = (int64_t)(n_seq / kv_group) * lk * C;
+    const int C = heads * d, tok = C + (flags & ODD_STRIDE ? 3 : 0);
+    int64_t nq = (int64_t)n_seq * lq * tok, nk = (int64_t)(n_seq / kv_group) * lk * tok;
     float *q = host_rand(nq), *k = host_rand(nk), *v = host_rand(nk), *o = host_rand(nq);
     float *rk = rel_max ? host_rand((int64_t)(2 * rel_max + 1) * d) : NULL;
     float *rv = rel_max ? host_rand((int64_t)(2 * rel_max + 1) * d) : NULL;
     float *dq = dev_copy(p->gpu, q, nq), *dk = dev_copy(p->gpu, k, nk), *dv = dev_copy(p->gpu, v, nk);
     float *dout = dev_copy(p->gpu, o, nq); /* what accumulate adds to */
-    vc_attn_args a = {q, k, v, o, n_seq, heads, lq, lk, d, kv_group, C, C, C, C, (int64_t)lq * C, (int64_t)lk * C,
-                      (int64_t)lk * C, (int64_t)lq * C, 1.0f / sqrtf((float)d), rk, rv, rel_max,
+    vc_attn_args a = {q, k, v, o, n_seq, heads, lq, lk, d, kv_group, tok, tok, tok, tok, (int64_t)lq * tok,
+                      (int64_t)lk * tok, (int64_t)lk * tok, (int64_t)lq * tok, 1.0f / sqrtf((float)d), rk, rv, rel_max,
                       (flags & CAUSAL) != 0, (flags & ACCUMULATE) != 0};
     p->cpu->ops->attention(p->cpu, &a);
     a.q = dq; a.k = dk; a.v = dv; a.o = dout;
     p->gpu->ops->attention(p->gpu, &a);
     char name[96];
-    snprintf(name, sizeof name, "attention seq%d h%d %dx%d d%d g%d rel%d%s%s", n_seq, heads, lq, lk, d, kv_group,
-             rel_max, flags & CAUSAL ? " causal" : "", flags & ACCUMULATE ? " +=" : "");
+    snprintf(name, sizeof name, "attention seq%d h%d %dx%d d%d g%d rel%d%s%s%s", n_seq, heads, lq, lk, d, kv_group,
+             rel_max, flags & CAUSAL ? " causal" : "", flags & ACCUMULATE ? " +=" : "",
+             flags & ODD_STRIDE ? " tok+3" : "");
     compare(name, p->gpu, dout, o, nq, g_tol);
     p->gpu->ops->free(p->gpu, dq); p->gpu->ops->free(p->gpu, dk);
     p->gpu->ops->free(p->gpu, dv); p->gpu->ops->free(p->gpu, dout);
@@ -635,6 +636,7 @@ static void run_attention_checks(pair *p)
         check_attention(p, 2, 2, 70, 70, 64, 1, 0, CAUSAL);
         check_attention(p, 3, 4, 80, 77, 16, 3, 0, 0); /* the tiny reference models' head width */
         check_attention(p, 4, 2, 70, 16, 32, 2, 0, ACCUMULATE);
+        check_attention(p, 2, 2, 70, 77, 32, 1, 0, ODD_STRIDE);
         check_attention_chain(p, 2, 2, 70, 70, 32, 1, 0, 0);         /* spatial self: tensor-core kernel */
         check_attention_chain(p, 4, 2, 40, 16, 32, 2, 0, ACCUMULATE); /* cross, I2V's second set */
         check_attention_chain(p, 12, 2, 6, 6, 16, 1, 4, 0);          /* temporal with rel-pos */
@@ -652,6 +654,7 @@ static void run_attention_checks(pair *p)
     check_attention(p, 2, 16, 257, 257, 80, 1, 0, 0);    /* CLIP vision, head width 80 */
     check_attention(p, 2, 16, 77, 77, 64, 1, 0, CAUSAL); /* text tower */
     check_attention(p, 16, 10, 640, 16, 64, 16, 0, ACCUMULATE); /* I2V: the image tokens' own softmax, added */
+    check_attention(p, 2, 5, 640, 640, 64, 1, 0, ODD_STRIDE);
     check_attention_chain(p, 2, 5, 2560, 2560, 64, 1, 0, 0);    /* the top level's blocks */
     check_attention_chain(p, 16, 5, 2560, 77, 64, 16, 0, 0);
     check_attention_chain(p, 2560, 5, 16, 16, 64, 1, 16, 0);
