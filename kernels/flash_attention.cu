@@ -181,20 +181,22 @@ __device__ void load_rows_vec(__half *dst, int ld, const __half *src, int64_t to
     }
 }
 
-template <int D, typename KV>
-__device__ void load_kv(__half *dst, int ld, const KV *src, int64_t tok, int row0, int len, bool vec)
+template <int D, typename T>
+__device__ void load_tile(__half *dst, int ld, const T *src, int64_t tok, int row0, int rows, int len, bool vec)
 {
-    if constexpr (std::is_same<KV, __half>::value) {
+    if constexpr (std::is_same<T, __half>::value) {
         if (vec) {
-            load_rows_vec<D>(dst, ld, src, tok, row0, kBk, len);
+            load_rows_vec<D>(dst, ld, src, tok, row0, rows, len);
             return;
         }
     }
-    vc_load_rows(dst, ld, src, tok, row0, kBk, len, D);
+    vc_load_rows(dst, ld, src, tok, row0, rows, len, D);
 }
 
+enum { VEC_KV = 1, VEC_Q = 2 }; // which operands take 16-byte loads
+
 template <int D, int W, typename KV>
-__global__ void __launch_bounds__(W * 32, 2) flash_reg_k(vck_attn a, int seq0, bool vec)
+__global__ void __launch_bounds__(W * 32, 2) flash_reg_k(vck_attn a, int seq0, int vec)
 {
     using Acc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
     constexpr int BQ = 16 * W;
@@ -210,7 +212,9 @@ __global__ void __launch_bounds__(W * 32, 2) flash_reg_k(vck_attn a, int seq0, b
     const KV *kg = (const KV *)(a.k16 ? a.k16 : (const void *)a.k) + kvs * a.k_seq + (int64_t)h * D;
     const KV *vg = (const KV *)(a.v16 ? a.v16 : (const void *)a.v) + kvs * a.v_seq + (int64_t)h * D;
 
-    vc_load_rows_from(qs, LD, a.q, a.q16, sq * a.q_seq + (int64_t)h * D, a.q_tok, q0, BQ, a.lq, D);
+    const int64_t q_off = sq * a.q_seq + (int64_t)h * D;
+    if (a.q16) load_tile<D>(qs, LD, (const __half *)a.q16 + q_off, a.q_tok, q0, BQ, a.lq, vec & VEC_Q);
+    else load_tile<D>(qs, LD, a.q + q_off, a.q_tok, q0, BQ, a.lq, vec & VEC_Q);
     __syncthreads();
     wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> qf[D / 16];
     for (int kk = 0; kk < D / 16; kk++) wmma::load_matrix_sync(qf[kk], qs + warp * kRows * LD + kk * 16, LD);
@@ -228,8 +232,8 @@ __global__ void __launch_bounds__(W * 32, 2) flash_reg_k(vck_attn a, int seq0, b
 
     for (int j0 = 0; j0 < lk_end; j0 += kBk) {
         __syncthreads(); // the previous tile's K and V are no longer read
-        load_kv<D>(ks, LD, kg, a.k_tok, j0, a.lk, vec);
-        load_kv<D>(vs, LD, vg, a.v_tok, j0, a.lk, vec);
+        load_tile<D>(ks, LD, kg, a.k_tok, j0, kBk, a.lk, vec & VEC_KV);
+        load_tile<D>(vs, LD, vg, a.v_tok, j0, kBk, a.lk, vec & VEC_KV);
         __syncthreads();
         Acc sf[kBk / 16]; // S[16][64] = Q_w K^T
         for (int n = 0; n < kBk / 16; n++) {
@@ -337,20 +341,24 @@ int launch_tiles(const vck_attn *a, cudaStream_t s)
     return 0;
 }
 
-// 16-byte loads of the half K and V copies need their addresses, token
-// strides and sequence strides in multiples of 8 halves (D is one).
-bool vector_kv(const vck_attn *a)
+// 16-byte loads of half operands need their address, token stride and
+// sequence stride in multiples of 8 halves (D is one): VEC_KV for the K and V
+// copies, VEC_Q for a half Q (a transient buffer; a float32 Q is read and
+// rounded element by element).
+int vector_loads(const vck_attn *a, bool kv_half)
 {
     const auto aligned = [](const void *p) { return ((uintptr_t)p & 15u) == 0; };
-    return a->k16 && a->v16 && aligned(a->k16) && aligned(a->v16) && a->k_tok % 8 == 0 && a->v_tok % 8 == 0 &&
-           a->k_seq % 8 == 0 && a->v_seq % 8 == 0;
+    const bool q = a->q16 && aligned(a->q16) && a->q_tok % 8 == 0 && a->q_seq % 8 == 0;
+    const bool kv = kv_half && aligned(a->k16) && aligned(a->v16) && a->k_tok % 8 == 0 && a->v_tok % 8 == 0 &&
+                    a->k_seq % 8 == 0 && a->v_seq % 8 == 0;
+    return (kv ? VEC_KV : 0) | (q ? VEC_Q : 0);
 }
 
 template <int D, int W, typename KV>
 int launch_regs(const vck_attn *a, cudaStream_t s)
 {
     const size_t smem = SmemReg<D, W>::bytes;
-    const bool vec = vector_kv(a);
+    const int vec = vector_loads(a, std::is_same<KV, __half>::value);
     cudaError_t e = cudaFuncSetAttribute(flash_reg_k<D, W, KV>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess) return (int)e;
     for (int seq0 = 0; seq0 < a->n_seq; seq0 += 65535) {
