@@ -64,33 +64,38 @@ __device__ void for_slice(const group_slice &s, F f)
     }
 }
 
+// x is float32, or IEEE half where the backend holds it so (a transient
+// convolution output)
+__device__ inline float value(float v) { return v; }
+__device__ inline float value(__half v) { return __half2float(v); }
+
 // ib: the group's input biases [cg] (added to x in float on the way in, as a
 // separate pass would have), or NULL
-template <typename I>
-__device__ float biased(const float *xs, int64_t run, I i, const float *ib, int64_t S)
+template <typename I, typename X>
+__device__ float biased(const X *xs, int64_t run, I i, const float *ib, int64_t S)
 {
-    const float v = xs[run + i];
+    const float v = value(xs[run + i]);
     return ib ? v + ib[i / (I)S] : v;
 }
 
-template <typename I>
-__global__ void group_stats_k(const float *x, int frames, int C, int64_t S, int G, const float *in_bias,
+template <typename I, typename X>
+__global__ void group_stats_k(const X *x, int frames, int C, int64_t S, int G, const float *in_bias,
                               int bias_group, double *work)
 {
     __shared__ double smem[32];
     const int n = blockIdx.y, g = blockIdx.x, part = blockIdx.z, parts = gridDim.z;
     const int cg = C / G;
-    const float *xs = x + ((int64_t)n * frames * C + (int64_t)g * cg) * S;
+    const X *xs = x + ((int64_t)n * frames * C + (int64_t)g * cg) * S;
     const float *ib = in_bias ? in_bias + (int64_t)(n / bias_group) * C + (int64_t)g * cg : nullptr;
     const group_slice sl = slice_of(frames, C, S, G, parts, part);
     double sum = 0;
-    for_slice<I>(sl, [&](int64_t run, I i) { sum += biased<I>(xs, run, i, ib, S); });
+    for_slice<I>(sl, [&](int64_t run, I i) { sum += biased<I, X>(xs, run, i, ib, S); });
     const double cnt = (double)(sl.e - sl.b);
     const double tot = block_sum(sum, smem); // every thread of the block calls it
     const double mean = cnt > 0 ? tot / cnt : 0.0;
     double sq = 0;
     for_slice<I>(sl, [&](int64_t run, I i) {
-        double d = biased<I>(xs, run, i, ib, S) - mean;
+        double d = biased<I, X>(xs, run, i, ib, S) - mean;
         sq += d * d;
     });
     const double m2 = block_sum(sq, smem);
@@ -100,8 +105,8 @@ __global__ void group_stats_k(const float *x, int frames, int C, int64_t S, int 
     }
 }
 
-template <typename I>
-__global__ void group_apply_k(const float *x, float *y, int frames, int C, int64_t S, int G, const float *in_bias,
+template <typename I, typename X>
+__global__ void group_apply_k(const X *x, float *y, int frames, int C, int64_t S, int G, const float *in_bias,
                               int bias_group, const double *work, const float *gamma, const float *beta, float eps,
                               bool silu, __half *y16)
 {
@@ -125,7 +130,7 @@ __global__ void group_apply_k(const float *x, float *y, int frames, int C, int64
     for_slice<I>(sl, [&](int64_t run, I i) {
         const int c = g * cg + (int)(i / (I)S);
         const int64_t at = off + run + i;
-        const float xv = ib ? x[at] + ib[c] : x[at];
+        const float xv = ib ? value(x[at]) + ib[c] : value(x[at]);
         float v = (xv - fmean) * rstd * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
         if (silu) v = v / (1.0f + expf(-v));
         if (y) y[at] = v; // NULL: the half output alone
@@ -158,6 +163,18 @@ __global__ void layer_norm_k(const float *x, float *y, int D, const float *gamma
     }
 }
 
+template <typename I, typename X>
+int group_norm_launch(cudaStream_t st, const vck_group_norm_args *a, const X *x)
+{
+    const int n = a->n, frames = a->frames, C = a->C, G = a->G;
+    const int64_t S = a->S;
+    dim3 grid((unsigned)G, (unsigned)n, (unsigned)vck_group_norm_parts(n, frames, C, S, G));
+    group_stats_k<I, X><<<grid, kThreads, 0, st>>>(x, frames, C, S, G, a->in_bias, a->bias_group, a->work);
+    group_apply_k<I, X><<<grid, kThreads, 0, st>>>(x, a->y, frames, C, S, G, a->in_bias, a->bias_group, a->work,
+                                                   a->gamma, a->beta, a->eps, a->silu, (__half *)a->y16);
+    return (int)cudaGetLastError();
+}
+
 } // namespace
 
 extern "C" {
@@ -177,19 +194,11 @@ int vck_group_norm(vck_stream s, const vck_group_norm_args *a)
     const int n = a->n, frames = a->frames, C = a->C, G = a->G;
     const int64_t S = a->S;
     if (n <= 0 || frames <= 0 || G <= 0 || C / G <= 0 || S <= 0 || (a->in_bias && a->bias_group <= 0)) return 0;
-    dim3 grid((unsigned)G, (unsigned)n, (unsigned)vck_group_norm_parts(n, frames, C, S, G));
     cudaStream_t st = (cudaStream_t)s;
-    __half *y16 = (__half *)a->y16;
-    if ((int64_t)(C / G) * S <= 0x7fffffff) {
-        group_stats_k<uint32_t><<<grid, kThreads, 0, st>>>(a->x, frames, C, S, G, a->in_bias, a->bias_group, a->work);
-        group_apply_k<uint32_t><<<grid, kThreads, 0, st>>>(a->x, a->y, frames, C, S, G, a->in_bias, a->bias_group,
-                                                           a->work, a->gamma, a->beta, a->eps, a->silu, y16);
-    } else {
-        group_stats_k<int64_t><<<grid, kThreads, 0, st>>>(a->x, frames, C, S, G, a->in_bias, a->bias_group, a->work);
-        group_apply_k<int64_t><<<grid, kThreads, 0, st>>>(a->x, a->y, frames, C, S, G, a->in_bias, a->bias_group,
-                                                          a->work, a->gamma, a->beta, a->eps, a->silu, y16);
-    }
-    return (int)cudaGetLastError();
+    const __half *x16 = (const __half *)a->x16;
+    if ((int64_t)(C / G) * S <= 0x7fffffff)
+        return x16 ? group_norm_launch<uint32_t>(st, a, x16) : group_norm_launch<uint32_t>(st, a, a->x);
+    return x16 ? group_norm_launch<int64_t>(st, a, x16) : group_norm_launch<int64_t>(st, a, a->x);
 }
 
 int vck_layer_norm(vck_stream s, const float *x, float *y, int64_t rows, int D, const float *gamma,

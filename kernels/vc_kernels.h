@@ -51,6 +51,7 @@ int vck_half_bias_residual(vck_stream s, float *y, const void *h, const float *b
  * mode: the next layer's operand); y may then be NULL. */
 typedef struct vck_group_norm_args {
     const float *x;
+    const void *x16; /* IEEE half input read instead of x, or NULL */
     float *y;
     int n, frames, C, G;
     int64_t S;

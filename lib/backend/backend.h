@@ -163,12 +163,15 @@ typedef struct vc_backend_ops {
     void (*attention)(vc_backend *be, const vc_attn_args *a);
     /* Optional (NULL: nothing to do). Declares that, until the next call with
      * p NULL, the n floats at p are written only by linear (as y, with no
+     * residual), conv2d and conv_temporal (as y, with no bias and no
      * residual), layer_norm and group_norm (y) and attention (o), and read
      * only by linear, attention (q, k, v, o) and as x by feed_forward,
-     * linear_strided, conv2d and conv_temporal -- normed activations and
-     * attention intermediates: a backend may hold them in its own format
-     * there (the CUDA backend's fp16 mode: IEEE half). Call it before the
-     * first write. The cpu-checked backend reports any other use. */
+     * linear_strided, conv2d, conv_temporal and group_norm -- normed
+     * activations, attention intermediates, convolution outputs that only a
+     * norm reads: a backend may hold them in its own format there (the CUDA
+     * backend's fp16 mode: IEEE half). Call it before the first write; after
+     * the mark is cleared, the memory must be written before it is read. The
+     * cpu-checked backend reports any other use. */
     void (*transient)(vc_backend *be, float *p, int64_t n);
 
     /* elementwise (y may alias x) */

@@ -104,13 +104,16 @@ static bool output_arg(const char *arg)
 }
 
 /* The arguments through which a transient buffer may be used: linear's x and
- * y, attention's q, k, v, o, the norms' y, and x of feed_forward,
- * linear_strided, conv2d and conv_temporal. */
+ * y, attention's q, k, v, o, the norms' y, the convolutions' y (without bias
+ * and residual: checked by the ops), and x of feed_forward, linear_strided,
+ * conv2d, conv_temporal and group_norm. */
 static bool transient_use(const char *op, const char *arg)
 {
-    static const char *const readers[] = {"feed_forward", "linear_strided", "conv2d", "conv_temporal"};
+    static const char *const readers[] = {"feed_forward", "linear_strided", "conv2d", "conv_temporal", "group_norm"};
     if (!strcmp(op, "linear") || !strcmp(op, "attention")) return true;
-    if (!strcmp(arg, "y")) return !strcmp(op, "layer_norm") || !strcmp(op, "group_norm");
+    if (!strcmp(arg, "y"))
+        return !strcmp(op, "layer_norm") || !strcmp(op, "group_norm") || !strcmp(op, "conv2d") ||
+               !strcmp(op, "conv_temporal");
     if (!strcmp(arg, "x"))
         for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
             if (!strcmp(op, readers[i])) return true;
@@ -202,6 +205,8 @@ static void ck_linear_strided(vc_backend *be, const vc_linear_args *a)
 }
 static void ck_conv2d(vc_backend *be, const vc_conv2d_args *a)
 {
+    if ((a->bias || a->residual) && in_transient(be, a->y))
+        violate(be, "conv2d", "y", "is a transient buffer written with a bias or residual");
     vc_conv2d_args c = *a;
     c.x = D(a->x, "x");
     c.weight = wgt(a->weight);
@@ -218,6 +223,8 @@ static void ck_conv2d(vc_backend *be, const vc_conv2d_args *a)
 static void ck_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
                              const float *w, const float *bias, int32_t co, int32_t kt, const float *residual, float *y)
 {
+    if ((bias || residual) && in_transient(be, y))
+        violate(be, "conv_temporal", "y", "is a transient buffer written with a bias or residual");
     OPS->conv_temporal(inner(be), D(x, "x"), B, ci, T, S, wgt(w), wgt(bias), co, kt, D(residual, "residual"),
                        D(y, "y"));
     WROTE(y, (int64_t)B * T * co * S);

@@ -224,7 +224,8 @@ static void temporal_conv(run *r, const char *p, const float *x, int32_t C, int6
         /* folded throughout: the norm and the convolution take the video's
          * frames as [T,C,S] blocks, so nothing is unfolded. Convolutions 1-3
          * leave their bias to the next norm, which adds it on the way in. */
-        transient(r, y1, n); /* each norm's output is read only by the convolution after it */
+        transient(r, y1, n); /* each norm's output is read only by the convolution after it, */
+        transient(r, y2, n); /* convolutions 1-3's outputs only by the norm after them */
         for (int k = 1; k <= 4; k++) {
             /* §5.4 quirk: 5-D GroupNorm, statistics over all frames */
             if (k == 1) gn(r, x, y1, B, T, C, S, g[k], b[k], 1e-5f, true);
@@ -260,7 +261,8 @@ static void res_block(run *r, const char *p, const float *x, int32_t ci, int32_t
     float *sk = ci != co ? buf(r, N * co * S) : NULL;
     float *h2 = r->u->temporal_conv ? buf(r, N * co * S) : NULL;
     if (!r->st) {
-        transient(r, a, N * ci * S); /* read only by the convolution */
+        transient(r, a, N * ci * S); /* read only by the convolution, */
+        transient(r, h, N * co * S); /* written by it (no bias), read by the norm and the next convolution */
         gn(r, x, a, N, 1, ci, S, g1, b1, 1e-5f, true); /* GroupNormSpecific, per frame (§5.10) */
         /* h = conv(a) + c1 + emb of the frame's video: the bias and the
          * embedding go into the norm's input bias (e[b] + c1, per video) */

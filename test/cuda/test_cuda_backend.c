@@ -355,6 +355,49 @@ static void check_norm_transient_conv(pair *p, int B, int T, int C, int h, int w
     free(x); free(gam); free(bet); free(g); free(wc); free(wt); free(wl); free(b); free(y);
 }
 
+/* A convolution into a transient buffer (no bias), the norm on it in place
+ * (with the bias as its input bias), a convolution on that: the ResBlock's
+ * first half (kind 0, conv2d 3x3 over B*T frames) and a temporal conv
+ * block's inner convolutions (kind 1, joint over T frames). In fp16 mode the
+ * intermediate is half throughout. */
+static void check_conv_transient_norm(pair *p, int kind, int B, int T, int C, int h, int w)
+{
+    if (!p->gpu->ops->transient) return;
+    const int64_t S = (int64_t)h * w, n = (int64_t)B * T * C * S;
+    const int kk = kind == 0 ? 9 : 3, frames = kind == 0 ? 1 : T, nn = kind == 0 ? B * T : B;
+    float *x = host_rand(n), *w1 = host_rand((int64_t)C * C * kk), *w2 = host_rand((int64_t)C * C * kk);
+    float *b1 = host_rand(C), *b2 = host_rand(C), *gam = host_rand(C), *bet = host_rand(C);
+    float *t = malloc((size_t)n * 4), *y = malloc((size_t)n * 4);
+    vc_backend *gp = p->gpu, *cp = p->cpu;
+    float *dx = dev_copy(gp, x, n), *dt = gp->ops->alloc(gp, (size_t)n * 4), *dy = gp->ops->alloc(gp, (size_t)n * 4);
+    for (int side = 0; side < 2; side++) { /* 0: the CPU reference, 1: the GPU with dt transient */
+        vc_backend *be = side ? gp : cp;
+        const float *xx = side ? dx : x;
+        float *tt = side ? dt : t, *yy = side ? dy : y;
+        if (side) be->ops->transient(be, dt, n);
+        if (kind == 0) {
+            vc_conv2d_args a = {xx, B * T, C, h, w, w1, NULL, C, 3, 3, 1, 1, 1, 1, 1, NULL, tt};
+            be->ops->conv2d(be, &a);
+        } else {
+            be->ops->conv_temporal(be, xx, B, C, T, S, w1, NULL, C, 3, NULL, tt);
+        }
+        gn(be, tt, tt, nn, frames, C, S, gam, bet, 1e-5f, true, b1, nn);
+        if (kind == 0) {
+            vc_conv2d_args a = {tt, B * T, C, h, w, w2, b2, C, 3, 3, 1, 1, 1, 1, 1, xx, yy};
+            be->ops->conv2d(be, &a);
+        } else {
+            be->ops->conv_temporal(be, tt, B, C, T, S, w2, b2, C, 3, xx, yy);
+        }
+        if (side) be->ops->transient(be, NULL, 0);
+    }
+    char name[112];
+    snprintf(name, sizeof name, "%s (transient), group_norm, %s %dx%dx%dx%lld", kind ? "conv_temporal" : "conv2d 3x3",
+             kind ? "conv_temporal" : "conv2d", B, T, C, (long long)S);
+    compare(name, gp, dy, y, n, g_tol);
+    gp->ops->free(gp, dx); gp->ops->free(gp, dt); gp->ops->free(gp, dy);
+    free(x); free(w1); free(w2); free(b1); free(b2); free(gam); free(bet); free(t); free(y);
+}
+
 /* the convolutions, run once more with cuDNN off (im2col + cuBLAS; temporal as batched GEMMs) */
 static void run_conv_checks(pair *p)
 {
@@ -371,6 +414,8 @@ static void run_conv_checks(pair *p)
         check_conv_temporal(p, 2, 8, 5, 37, 12, false, true);
         check_temporal_layer(p, 2, 64, 5, 30);
         check_norm_transient_conv(p, 2, 3, 64, 5, 7);
+        check_conv_transient_norm(p, 0, 2, 3, 64, 5, 7);
+        check_conv_transient_norm(p, 1, 2, 5, 64, 6, 5);
         return;
     }
     check_conv(p, 2, 320, 40, 64, 320, 3, 1, 1, false);
@@ -384,6 +429,8 @@ static void run_conv_checks(pair *p)
     check_conv_temporal(p, 1, 320, 16, 2560, 320, false, true);
     check_temporal_layer(p, 2, 320, 16, 2560);
     check_norm_transient_conv(p, 2, 16, 320, 40, 64);
+    check_conv_transient_norm(p, 0, 2, 16, 320, 40, 64);
+    check_conv_transient_norm(p, 1, 2, 16, 320, 40, 64);
 }
 
 /* x [n, frames, C, S], statistics over each sample's frames; bias_group > 0:

@@ -42,7 +42,8 @@ static void drop_cudnn(vc_backend *be)
  * COLS_BUDGET). false (nothing done): cuDNN is off or has no plan for the
  * shape; asymmetric padding (the VAE's downsampling, §4.1) is not expressible. */
 
-static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, const float *db, int oh, int ow)
+static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, const float *db, void *y16, int oh,
+                       int ow)
 {
     cuda_impl *c = impl_of(be);
     if (!c->dnn || a->pad_top != a->pad_bottom || a->pad_left != a->pad_right) return false;
@@ -84,16 +85,18 @@ static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, 
     for (int64_t i0 = 0; i0 < a->n; i0 += per) {
         const vc_cudnn_shape *s = a->n - i0 < per ? &tail : &full;
         const void *xh = act_half(be, a->x + i0 * in_img, s->n * in_img);
-        void *yh = scratch(be, SCRATCH_COLS, (size_t)(s->n * out_img) * 2);
+        /* a transient y is written as the halves it is held as (no bias, no residual) */
+        void *yh = y16 ? (void *)((uint16_t *)y16 + i0 * out_img) : scratch(be, SCRATCH_COLS, (size_t)(s->n * out_img) * 2);
         if (!xh || !yh) return true;
         mark(be, "cudnn conv (fp16)");
         const char *err = vc_cudnn_forward(c->dnn, s, xh, dw, 0.0f, yh, ws, ws_bytes);
         resume(be);
         if (err && i0 == 0) return reject(c, s);
         note_dnn(be, err);
-        note_cuda(be, vck_half_bias_residual(c->stream, a->y + i0 * out_img, yh, db,
-                                             a->residual ? a->residual + i0 * out_img : NULL, s->n, a->co, P),
-                  "conv bias");
+        if (!y16)
+            note_cuda(be, vck_half_bias_residual(c->stream, a->y + i0 * out_img, yh, db,
+                                                 a->residual ? a->residual + i0 * out_img : NULL, s->n, a->co, P),
+                      "conv bias");
     }
     return true;
 }
@@ -107,9 +110,14 @@ static void conv2d_body(vc_backend *be, const vc_conv2d_args *a)
     const float *db = dev_in(be, a->bias, FBYTES(a->co));
     if (a->bias && !db) return;
     const bool h16 = c->fast16;
+    void *y16 = h16 ? half_at(c, a->y) : NULL;
+    if (y16 && (a->bias || a->residual)) {
+        note_cuda(be, cudaErrorInvalidValue, "conv2d: a transient output with a bias or residual");
+        return;
+    }
     const void *dw = h16 ? weight_half(be, a->weight, a->co * K) : (const void *)dev_in(be, a->weight, FBYTES(a->co * K));
     if (!dw) return;
-    if (conv_cudnn(be, a, dw, db, oh, ow)) return;
+    if (conv_cudnn(be, a, dw, db, y16, oh, ow)) return;
     const bool direct = a->kh == 1 && a->kw == 1 && a->stride == 1 && !a->pad_top && !a->pad_left &&
                         !a->pad_bottom && !a->pad_right;
     /* the GEMM accumulates onto an aliased residual; another one joins the bias pass */
@@ -143,10 +151,11 @@ static void conv2d_body(vc_backend *be, const vc_conv2d_args *a)
         }
         if (!cols) return;
         /* y_i[co, P] = W[co, K] . cols_i[K, P] for the nb images at once */
-        gemm_rm(be, h16, false, false, a->co, (int)P, (int)K, 1.0f, dw, K, 0, cols, P, K * P, beta,
-                a->y + i0 * a->co * P, P, a->co * P, (int)nb);
+        void *yi = y16 ? (void *)((uint16_t *)y16 + i0 * a->co * P) : (void *)(a->y + i0 * a->co * P);
+        gemm_rm_ex(be, h16, y16 != NULL, false, false, a->co, (int)P, (int)K, 1.0f, dw, K, 0, cols, P, K * P, beta, yi,
+                   P, a->co * P, (int)nb);
     }
-    note_cuda(be, vck_bias_residual(c->stream, a->y, db, after, a->n, a->co, P), "conv bias");
+    if (!y16) note_cuda(be, vck_bias_residual(c->stream, a->y, db, after, a->n, a->co, P), "conv bias");
 }
 
 void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
@@ -178,6 +187,14 @@ void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int
     const bool h16 = c->fast16;
     const size_t esz = h16 ? 2 : 4;
     const int64_t K = (int64_t)kt * ci;
+    /* a transient y: the GEMMs write the halves it is held as (no bias, no residual) */
+    void *y16 = h16 ? half_at(c, y) : NULL;
+    if (y16 && (bias || residual)) {
+        note_cuda(be, cudaErrorInvalidValue, "conv_temporal: a transient output with a bias or residual");
+        return;
+    }
+    char *yb = y16 ? (char *)y16 : (char *)y;
+    const size_t ysz = y16 ? 2 : 4;
     const void *wt = weight_taps(be, w, co, ci, kt);
     if (!wt) return;
     const int64_t x_frame = (int64_t)ci * S, y_frame = (int64_t)co * S;
@@ -189,14 +206,16 @@ void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int
     for (int32_t b = 0; b < B; b++) {
         const int64_t f0 = (int64_t)b * T;
         if (inner1 > inner0)
-            gemm_rm(be, h16, false, false, co, (int)S, (int)K, 1.0f, wt, K, 0, xs + (f0 + inner0 - pad) * x_frame * esz,
-                    S, x_frame, beta, y + (f0 + inner0) * y_frame, S, y_frame, inner1 - inner0);
+            gemm_rm_ex(be, h16, y16 != NULL, false, false, co, (int)S, (int)K, 1.0f, wt, K, 0,
+                       xs + (f0 + inner0 - pad) * x_frame * esz, S, x_frame, beta,
+                       yb + (size_t)(f0 + inner0) * y_frame * ysz, S, y_frame, inner1 - inner0);
         for (int32_t t = 0; t < T; t++) {
             if (t >= inner0 && t < inner1) continue;
             const int tau0 = pad - t > 0 ? pad - t : 0, tau1 = T + pad - t < kt ? T + pad - t : kt;
             if (tau1 <= tau0) continue; /* not reached: the centre tap always reaches its own frame */
-            gemm_rm(be, h16, false, false, co, (int)S, (tau1 - tau0) * ci, 1.0f, (const char *)wt + (size_t)tau0 * ci * esz,
-                    K, 0, xs + (f0 + t + tau0 - pad) * x_frame * esz, S, 0, beta, y + (f0 + t) * y_frame, S, 0, 1);
+            gemm_rm_ex(be, h16, y16 != NULL, false, false, co, (int)S, (tau1 - tau0) * ci, 1.0f,
+                       (const char *)wt + (size_t)tau0 * ci * esz, K, 0, xs + (f0 + t + tau0 - pad) * x_frame * esz, S,
+                       0, beta, yb + (size_t)(f0 + t) * y_frame * ysz, S, 0, 1);
         }
     }
     if (db || after) note_cuda(be, vck_bias_residual(c->stream, y, db, after, (int64_t)B * T, co, S), "temporal bias");
