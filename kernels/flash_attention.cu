@@ -152,41 +152,73 @@ __device__ inline int acc_col(int lane, int i) { return (lane & 3) * 2 + (i & 1)
 
 // W warps of 16 query rows each (W = 8 halves the K/V reloads per query for
 // the narrow heads); K and V are read as the half copies the backend makes
-// once per call (k16/v16), or as float32 when it did not. Shared rows are
-// padded by 8 halves (16 bytes): with rows of a multiple of 128 bytes the
-// eight row addresses of each tensor-core tile load would fall on the same
-// banks.
+// once per call (k16/v16), or as float32 when it did not, into two buffers:
+// the next tile loads while this one is used. Shared rows are padded by 8
+// halves (16 bytes): with rows of a multiple of 128 bytes the eight row
+// addresses of each tensor-core tile load would fall on the same banks.
 template <int D, int W>
 struct SmemReg {
     static constexpr int ld = D + 8, ldp = kBk + 8;                 // row strides (halves)
+    static constexpr size_t tile = sizeof(__half) * kBk * ld;       // one K or V tile
     static constexpr size_t q = 0;                                  // half [16 W][ld]
-    static constexpr size_t k = q + sizeof(__half) * 16 * W * ld;   // half [kBk][ld]
-    static constexpr size_t v = k + sizeof(__half) * kBk * ld;      // half [kBk][ld]
-    static constexpr size_t p = v + sizeof(__half) * kBk * ld;      // half [W][kRows][ldp]
+    static constexpr size_t k = q + sizeof(__half) * 16 * W * ld;   // half [2][kBk][ld]
+    static constexpr size_t v = k + 2 * tile;                       // half [2][kBk][ld]
+    static constexpr size_t p = v + 2 * tile;                       // half [W][kRows][ldp]
     static constexpr size_t bytes = p + sizeof(__half) * W * kRows * ldp;
 };
 
+// 16 bytes global -> shared without passing through registers, completed by
+// cp_async_wait (sm_80 and later); the emulation (no __CUDA_ARCH__) copies at
+// once, which is one of the orders the hardware may take.
+__device__ inline void cp_async16(void *dst, const void *src)
+{
+#if defined(__CUDA_ARCH__)
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((unsigned)__cvta_generic_to_shared(dst)),
+                 "l"(src));
+#else
+    memcpy(dst, src, 16);
+#endif
+}
+__device__ inline void cp_async_commit()
+{
+#if defined(__CUDA_ARCH__)
+    asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+// waits until at most N of this thread's committed groups are in flight
+template <int N>
+__device__ inline void cp_async_wait()
+{
+#if defined(__CUDA_ARCH__)
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#endif
+}
+
 // Rows [row0, row0 + rows) of a half [len, D] operand (token stride tok) into
-// shared rows of stride ld, 16 bytes per load, rows past len as zeros. src and
-// tok must be multiples of 8 halves (the launcher checks: `vec`).
+// shared rows of stride ld, 16 bytes at a time: copied asynchronously (async)
+// or loaded; rows past len as zeros. src and tok must be multiples of 8
+// halves (the launcher checks: `vec`).
 template <int D>
-__device__ void load_rows_vec(__half *dst, int ld, const __half *src, int64_t tok, int row0, int rows, int len)
+__device__ void load_rows_vec(__half *dst, int ld, const __half *src, int64_t tok, int row0, int rows, int len,
+                              bool async)
 {
     constexpr int kChunks = D / 8;
     for (int e = threadIdx.x; e < rows * kChunks; e += blockDim.x) {
         const int r = e / kChunks, c = (e % kChunks) * 8, row = row0 + r;
-        uint4 v = make_uint4(0u, 0u, 0u, 0u);
-        if (row < len) v = *(const uint4 *)(src + (int64_t)row * tok + c);
-        *(uint4 *)(dst + r * ld + c) = v;
+        __half *d = dst + r * ld + c;
+        if (row >= len) *(uint4 *)d = make_uint4(0u, 0u, 0u, 0u);
+        else if (async) cp_async16(d, src + (int64_t)row * tok + c);
+        else *(uint4 *)d = *(const uint4 *)(src + (int64_t)row * tok + c);
     }
 }
 
 template <int D, typename T>
-__device__ void load_tile(__half *dst, int ld, const T *src, int64_t tok, int row0, int rows, int len, bool vec)
+__device__ void load_tile(__half *dst, int ld, const T *src, int64_t tok, int row0, int rows, int len, bool vec,
+                          bool async = false)
 {
     if constexpr (std::is_same<T, __half>::value) {
         if (vec) {
-            load_rows_vec<D>(dst, ld, src, tok, row0, rows, len);
+            load_rows_vec<D>(dst, ld, src, tok, row0, rows, len, async);
             return;
         }
     }
@@ -203,7 +235,7 @@ __global__ void __launch_bounds__(W * 32, 2) flash_reg_k(vck_attn a, int seq0, i
     extern __shared__ __align__(128) unsigned char smem[];
     using L = SmemReg<D, W>;
     constexpr int LD = L::ld, LDP = L::ldp;
-    __half *qs = (__half *)(smem + L::q), *ks = (__half *)(smem + L::k), *vs = (__half *)(smem + L::v);
+    __half *qs = (__half *)(smem + L::q);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     __half *pw = (__half *)(smem + L::p) + warp * kRows * LDP;
 
@@ -230,11 +262,23 @@ __global__ void __launch_bounds__(W * 32, 2) flash_reg_k(vck_attn a, int seq0, i
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
     const int lk_end = a.causal ? min(a.lk, q0 + BQ) : a.lk;
 
-    for (int j0 = 0; j0 < lk_end; j0 += kBk) {
-        __syncthreads(); // the previous tile's K and V are no longer read
-        load_tile<D>(ks, LD, kg, a.k_tok, j0, kBk, a.lk, vec & VEC_KV);
-        load_tile<D>(vs, LD, vg, a.v_tok, j0, kBk, a.lk, vec & VEC_KV);
-        __syncthreads();
+    // tile j0 into buffer b: asynchronous copies where the loads are 16 bytes
+    const auto fetch = [&](int b, int j0) {
+        __half *ks = (__half *)(smem + L::k + b * L::tile), *vs = (__half *)(smem + L::v + b * L::tile);
+        load_tile<D>(ks, LD, kg, a.k_tok, j0, kBk, a.lk, vec & VEC_KV, true);
+        load_tile<D>(vs, LD, vg, a.v_tok, j0, kBk, a.lk, vec & VEC_KV, true);
+        cp_async_commit();
+    };
+    fetch(0, 0);
+    for (int j0 = 0, b = 0; j0 < lk_end; j0 += kBk, b ^= 1) {
+        if (j0 + kBk < lk_end) { // the next tile into the other buffer, which no warp reads any more
+            fetch(b ^ 1, j0 + kBk);
+            cp_async_wait<1>(); // this thread's copies of tile j0 have landed
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads(); // everyone's copies of tile j0 are visible
+        const __half *ks = (const __half *)(smem + L::k + b * L::tile), *vs = (const __half *)(smem + L::v + b * L::tile);
         Acc sf[kBk / 16]; // S[16][64] = Q_w K^T
         for (int n = 0; n < kBk / 16; n++) {
             wmma::fill_fragment(sf[n], 0.0f);
@@ -291,7 +335,7 @@ __global__ void __launch_bounds__(W * 32, 2) flash_reg_k(vck_attn a, int seq0, i
                 wmma::mma_sync(of[c], pa, fb, of[c]);
             }
         }
-        __syncwarp(); // P read before the next tile writes it
+        __syncthreads(); // tile j0's K, V and P are read before they are written again
     }
 
     const float inv[2] = {l[0] > 0.0f ? 1.0f / l[0] : 0.0f, l[1] > 0.0f ? 1.0f / l[1] : 0.0f};
