@@ -310,12 +310,13 @@ __global__ void __launch_bounds__(W * 32, 2) flash_reg_k(vck_attn a, int seq0, i
             m[h2] = mnew;
         }
         for (int n = 0; n < kBk / 16; n++)
-            for (int i = 0; i < Acc::num_elements; i++) {
+            for (int i = 0; i < Acc::num_elements; i += 2) { // elements i, i + 1: adjacent columns of one row
                 const int h2 = (i >> 1) & 1;
-                const float sc = sf[n].x[i];
-                const float pv = (sc == -INFINITY) ? 0.0f : exp2f(sc - m[h2]);
-                psum[h2] += pv;
-                pw[acc_row(lane, i) * LDP + n * 16 + acc_col(lane, i)] = __float2half_rn(pv);
+                const float s0 = sf[n].x[i], s1 = sf[n].x[i + 1];
+                const float p0 = (s0 == -INFINITY) ? 0.0f : exp2f(s0 - m[h2]);
+                const float p1 = (s1 == -INFINITY) ? 0.0f : exp2f(s1 - m[h2]);
+                psum[h2] += p0 + p1;
+                *(__half2 *)(pw + acc_row(lane, i) * LDP + n * 16 + acc_col(lane, i)) = __floats2half2_rn(p0, p1);
             }
         for (int h2 = 0; h2 < 2; h2++) {
             psum[h2] += __shfl_xor_sync(0xffffffffu, psum[h2], 1);

@@ -192,6 +192,10 @@ struct __half {
 };
 inline __half __float2half_rn(float f) { return __half(f); }
 inline float __half2float(__half h) { return (float)h; }
+struct alignas(4) __half2 {
+    __half x, y;
+};
+inline __half2 __floats2half2_rn(float a, float b) { return __half2{__half(a), __half(b)}; }
 
 struct __nv_bfloat16 {
     uint16_t bits;
