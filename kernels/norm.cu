@@ -138,26 +138,27 @@ __global__ void group_apply_k(const X *x, float *y, int frames, int C, int64_t S
     });
 }
 
-// one block per row
-__global__ void layer_norm_k(const float *x, float *y, int D, const float *gamma, const float *beta, float eps,
+// one block per row; x float32 or IEEE half (a transient token stream)
+template <typename X>
+__global__ void layer_norm_k(const X *x, float *y, int D, const float *gamma, const float *beta, float eps,
                              __half *y16)
 {
     __shared__ double smem[32];
     int64_t r = blockIdx.x;
-    const float *xr = x + r * D;
+    const X *xr = x + r * D;
     float *yr = y ? y + r * D : nullptr; // NULL: the half output alone
     double sum = 0;
-    for (int i = threadIdx.x; i < D; i += blockDim.x) sum += xr[i];
+    for (int i = threadIdx.x; i < D; i += blockDim.x) sum += value(xr[i]);
     double mean = block_sum(sum, smem) / D;
     double sq = 0;
     for (int i = threadIdx.x; i < D; i += blockDim.x) {
-        double d = xr[i] - mean;
+        double d = value(xr[i]) - mean;
         sq += d * d;
     }
     double var = block_sum(sq, smem) / D;
     float fmean = (float)mean, rstd = (float)(1.0 / sqrt(var + (double)eps));
     for (int i = threadIdx.x; i < D; i += blockDim.x) {
-        const float v = (xr[i] - fmean) * rstd * (gamma ? gamma[i] : 1.0f) + (beta ? beta[i] : 0.0f);
+        const float v = (value(xr[i]) - fmean) * rstd * (gamma ? gamma[i] : 1.0f) + (beta ? beta[i] : 0.0f);
         if (yr) yr[i] = v;
         if (y16) y16[r * D + i] = __float2half_rn(v); // the next linear layers' operand (fp16 mode)
     }
@@ -201,11 +202,16 @@ int vck_group_norm(vck_stream s, const vck_group_norm_args *a)
     return x16 ? group_norm_launch<int64_t>(st, a, x16) : group_norm_launch<int64_t>(st, a, a->x);
 }
 
-int vck_layer_norm(vck_stream s, const float *x, float *y, int64_t rows, int D, const float *gamma,
+int vck_layer_norm(vck_stream s, const float *x, const void *x16, float *y, int64_t rows, int D, const float *gamma,
                    const float *beta, float eps, void *y16)
 {
     if (rows <= 0) return 0;
-    layer_norm_k<<<(unsigned)rows, kThreads, 0, (cudaStream_t)s>>>(x, y, D, gamma, beta, eps, (__half *)y16);
+    cudaStream_t st = (cudaStream_t)s;
+    if (x16)
+        layer_norm_k<__half><<<(unsigned)rows, kThreads, 0, st>>>((const __half *)x16, y, D, gamma, beta, eps,
+                                                                  (__half *)y16);
+    else
+        layer_norm_k<float><<<(unsigned)rows, kThreads, 0, st>>>(x, y, D, gamma, beta, eps, (__half *)y16);
     return (int)cudaGetLastError();
 }
 

@@ -64,8 +64,9 @@ typedef struct vck_group_norm_args {
 } vck_group_norm_args;
 int vck_group_norm_parts(int n, int frames, int C, int64_t S, int G);
 int vck_group_norm(vck_stream s, const vck_group_norm_args *a);
-/* y may be NULL where y16 is not: the half output alone */
-int vck_layer_norm(vck_stream s, const float *x, float *y, int64_t rows, int D, const float *gamma,
+/* x16 (IEEE half, or NULL) is read instead of x; y may be NULL where y16 is
+ * not: the half output alone */
+int vck_layer_norm(vck_stream s, const float *x, const void *x16, float *y, int64_t rows, int D, const float *gamma,
                    const float *beta, float eps, void *y16);
 
 typedef struct vck_attn {

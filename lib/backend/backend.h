@@ -171,7 +171,8 @@ typedef struct vc_backend_ops {
      * norm reads: a backend may hold them in its own format there (the CUDA
      * backend's fp16 mode: IEEE half). Call it before the first write; after
      * the mark is cleared, the memory must be written before it is read. The
-     * cpu-checked backend reports any other use. */
+     * cpu-checked backend reports any other use. Marks nest: p NULL clears
+     * all but the first n (n = 0: all). */
     void (*transient)(vc_backend *be, float *p, int64_t n);
 
     /* elementwise (y may alias x) */

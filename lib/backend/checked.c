@@ -104,16 +104,20 @@ static bool output_arg(const char *arg)
 }
 
 /* The arguments through which a transient buffer may be used: linear's x and
- * y, attention's q, k, v, o, the norms' y, the convolutions' y (without bias
- * and residual: checked by the ops), and x of feed_forward, linear_strided,
- * conv2d, conv_temporal and group_norm. */
+ * y, attention's q, k, v, o, y of the norms, the convolutions (without bias
+ * and residual), linear_strided (token rows) and feed_forward (the ops check
+ * the conditions), and x of feed_forward, linear_strided, conv2d,
+ * conv_temporal and both norms. */
 static bool transient_use(const char *op, const char *arg)
 {
-    static const char *const readers[] = {"feed_forward", "linear_strided", "conv2d", "conv_temporal", "group_norm"};
+    static const char *const readers[] = {"feed_forward", "linear_strided", "conv2d", "conv_temporal", "group_norm",
+                                          "layer_norm"};
+    static const char *const writers[] = {"layer_norm", "group_norm", "conv2d", "conv_temporal", "linear_strided",
+                                          "feed_forward"};
     if (!strcmp(op, "linear") || !strcmp(op, "attention")) return true;
     if (!strcmp(arg, "y"))
-        return !strcmp(op, "layer_norm") || !strcmp(op, "group_norm") || !strcmp(op, "conv2d") ||
-               !strcmp(op, "conv_temporal");
+        for (size_t i = 0; i < sizeof writers / sizeof writers[0]; i++)
+            if (!strcmp(op, writers[i])) return true;
     if (!strcmp(arg, "x"))
         for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
             if (!strcmp(op, readers[i])) return true;
@@ -187,12 +191,15 @@ static void ck_gemm(vc_backend *be, const vc_gemm_args *a)
 static void ck_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *bias,
                       int32_t out, const float *residual, float *y)
 {
-    if (residual && in_transient(be, y)) violate(be, "linear", "y", "is a transient buffer written with a residual");
+    if (residual && residual != y && in_transient(be, y))
+        violate(be, "linear", "y", "is a transient buffer written with a separate residual");
     OPS->linear(inner(be), D(x, "x"), rows, in, wgt(w), wgt(bias), out, D(residual, "residual"), D(y, "y"));
     WROTE(y, rows * out);
 }
 static void ck_linear_strided(vc_backend *be, const vc_linear_args *a)
 {
+    if (in_transient(be, a->y) && ((a->residual && a->residual != a->y) || a->y_col != 1))
+        violate(be, "linear_strided", "y", "is a transient buffer written channel-major or with a separate residual");
     vc_linear_args l = *a;
     l.x = D(a->x, "x");
     l.w = wgt(a->w);
@@ -262,9 +269,10 @@ static void ck_attention(vc_backend *be, const vc_attn_args *a)
 static void ck_transient(vc_backend *be, float *p, int64_t n)
 {
     checked_impl *c = impl_of(be);
-    if (!p) { /* the marked memory goes stale */
-        for (int i = 0; i < c->n_transient && c->n_stale < MAX_TRANSIENT; i++) c->stale[c->n_stale++] = c->transient[i];
-        c->n_transient = 0;
+    if (!p) { /* the marks after the first n go, their memory stale */
+        const int keep = n <= 0 ? 0 : n < c->n_transient ? (int)n : c->n_transient;
+        for (int i = keep; i < c->n_transient && c->n_stale < MAX_TRANSIENT; i++) c->stale[c->n_stale++] = c->transient[i];
+        c->n_transient = keep;
         return;
     }
     (void)D(p, "p");

@@ -39,6 +39,7 @@ typedef struct run {
     const float *context;   /* [B, L, D] */
     const float *emb_silu;  /* [B, E] = SiLU(emb): every ResBlock emb_layers starts with SiLU */
     vc_status st;           /* first failure */
+    int64_t n_marks;        /* transient marks open (vc_backend_ops.transient) */
 } run;
 
 /* ------------------------------------------------------------ weights */
@@ -160,10 +161,19 @@ static void lin(run *r, const float *x, int64_t rows, int32_t in, const float *w
                       y + v * per * out);
 }
 
-/* vc_backend_ops.transient, where the backend has it */
+/* vc_backend_ops.transient, where the backend has it. Marks nest: a block
+ * releases the ones it made (transient_release to the count it began with),
+ * an enclosing block's stay. */
 static void transient(run *r, float *p, int64_t n)
 {
+    r->n_marks++;
     if (r->op->transient) r->op->transient(r->be, p, n);
+}
+
+static void transient_release(run *r, int64_t keep)
+{
+    r->n_marks = keep;
+    if (r->op->transient) r->op->transient(r->be, NULL, keep);
 }
 
 static bool cancelled(run *r)
@@ -211,6 +221,7 @@ static void temporal_conv(run *r, const char *p, const float *x, int32_t C, int6
 {
     const float *g[5], *b[5], *w[5], *c[5];
     size_t mark = vc_arena_mark(r->be);
+    const int64_t marks = r->n_marks;
     for (int k = 1; k <= 4; k++) {
         g[k] = wt(r, C, "%s.temopral_conv.conv%d.0.weight", p, k); /* §1.5: misspelt in every checkpoint */
         b[k] = wt(r, C, "%s.temopral_conv.conv%d.0.bias", p, k);
@@ -234,7 +245,7 @@ static void temporal_conv(run *r, const char *p, const float *x, int32_t C, int6
                                  k == 4 ? out : y2);
         }
     }
-    transient(r, NULL, 0);
+    transient_release(r, marks);
     vc_arena_release(r->be, mark);
 }
 
@@ -244,6 +255,7 @@ static void res_block(run *r, const char *p, const float *x, int32_t ci, int32_t
 {
     const int64_t S = (int64_t)hh * ww, N = r->N;
     size_t mark = vc_arena_mark(r->be);
+    const int64_t marks = r->n_marks;
     const float *g1 = wt(r, ci, "%s.in_layers.0.weight", p), *b1 = wt(r, ci, "%s.in_layers.0.bias", p);
     const float *w1 = wt(r, (int64_t)co * ci * 9, "%s.in_layers.2.weight", p);
     const float *c1 = wt(r, co, "%s.in_layers.2.bias", p);
@@ -282,7 +294,7 @@ static void res_block(run *r, const char *p, const float *x, int32_t ci, int32_t
             conv(r, h, (int32_t)N, co, hh, ww, w2, c2, co, 3, 1, 1, skip, out);
         }
     }
-    transient(r, NULL, 0);
+    transient_release(r, marks);
     vc_arena_release(r->be, mark);
 }
 
@@ -319,6 +331,7 @@ static void basic_block(run *r, const char *p, float *a, int64_t rows, int32_t C
     const bool ip = spatial && u->use_image_attention;
     const bool rel = !spatial && u->use_relative_position;
     size_t mark = vc_arena_mark(r->be);
+    const int64_t marks = r->n_marks;
     const float *n1w = wt(r, C, "%s.norm1.weight", p), *n1b = wt(r, C, "%s.norm1.bias", p);
     const float *n2w = wt(r, C, "%s.norm2.weight", p), *n2b = wt(r, C, "%s.norm2.bias", p);
     const float *n3w = wt(r, C, "%s.norm3.weight", p), *n3b = wt(r, C, "%s.norm3.bias", p);
@@ -439,7 +452,7 @@ static void basic_block(run *r, const char *p, float *a, int64_t rows, int32_t C
         }
     }
 done:
-    transient(r, NULL, 0);
+    transient_release(r, marks);
     vc_arena_release(r->be, mark);
 }
 
@@ -449,12 +462,16 @@ static void spatial_tf(run *r, const char *p, const float *x, int32_t C, int64_t
     const int64_t CC = (int64_t)C * C, N = r->N, rows = N * S;
     const int32_t d = r->u->num_head_channels;
     size_t mark = vc_arena_mark(r->be);
+    const int64_t marks = r->n_marks;
     const float *gw = wt(r, C, "%s.norm.weight", p), *gb = wt(r, C, "%s.norm.bias", p);
     const float *pi = wt(r, CC, "%s.proj_in.weight", p), *pib = wt(r, C, "%s.proj_in.bias", p);
     const float *po = wt(r, CC, "%s.proj_out.weight", p), *pob = wt(r, C, "%s.proj_out.bias", p);
     float *g = buf(r, rows * C), *tok = buf(r, rows * C);
     if (!r->st) {
         transient(r, g, rows * C); /* read only by proj_in */
+        /* the token stream: written by proj_in and the blocks' residual layers,
+         * read by their norms and proj_out */
+        transient(r, tok, rows * C);
         gn(r, x, g, N, 1, C, S, gw, gb, 1e-6f, false); /* nn.GroupNorm eps 1e-6, per frame (§5.10) */
         /* proj_in reads each normed frame [C,S] as S token rows: tok [N,S,C],
          * token = row*ww + col (use_linear false would use 1x1 convs: the same
@@ -476,7 +493,7 @@ static void spatial_tf(run *r, const char *p, const float *x, int32_t C, int64_t
         };
         r->op->linear_strided(r->be, &o);
     }
-    transient(r, NULL, 0);
+    transient_release(r, marks);
     vc_arena_release(r->be, mark);
 }
 
@@ -489,12 +506,14 @@ static void temporal_tf(run *r, const char *p, const float *x, int32_t C, int32_
     const int64_t rows = (int64_t)B * S * T;
     /* init_attn's Conv1d weights [Ci,C,1] have the Linear's elements */
     size_t mark = vc_arena_mark(r->be);
+    const int64_t marks = r->n_marks;
     const float *gw = wt(r, C, "%s.norm.weight", p), *gb = wt(r, C, "%s.norm.bias", p);
     const float *pi = wt(r, (int64_t)Ci * C, "%s.proj_in.weight", p), *pib = wt(r, Ci, "%s.proj_in.bias", p);
     const float *po = wt(r, (int64_t)C * Ci, "%s.proj_out.weight", p), *pob = wt(r, C, "%s.proj_out.bias", p);
     float *un = buf(r, rows * C), *a = buf(r, rows * Ci);
     if (!r->st) {
         transient(r, un, rows * C); /* read only by proj_in */
+        transient(r, a, rows * Ci); /* the token stream, as in spatial_tf */
         gn(r, x, un, B, T, C, S, gw, gb, 1e-6f, false); /* all frames (§5.10), on the folded video */
         /* per video: proj_in reads frame t's [C,S] as S token rows and writes
          * rows (s, t) of the sequences [(B S), T, Ci]; proj_out the reverse,
@@ -522,7 +541,7 @@ static void temporal_tf(run *r, const char *p, const float *x, int32_t C, int32_
             r->op->linear_strided(r->be, &o);
         }
     }
-    transient(r, NULL, 0);
+    transient_release(r, marks);
     vc_arena_release(r->be, mark);
 }
 

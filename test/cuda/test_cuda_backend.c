@@ -708,6 +708,58 @@ static void run_attention_checks(pair *p)
     check_attention_chain(p, 16, 10, 640, 16, 64, 16, 0, ACCUMULATE);
 }
 
+/* A transformer's token stream held transient, as the UNet holds it (§5.5,
+ * §5.7): proj_in (layout kind 0 spatial, 2 temporal) writes the tokens, a
+ * layer norm reads them, a linear layer and the feed-forward add onto them
+ * (residual = y), proj_out reads them back onto the block input. In fp16
+ * mode the tokens stay half from proj_in to proj_out. */
+static void check_token_stream(pair *p, int kind, int batch, int64_t rows, int C)
+{
+    if (!p->gpu->ops->transient) return;
+    const int64_t n = (int64_t)batch * rows * C, inner = 2 * C;
+    float *x = host_rand(n), *wi = host_rand((int64_t)C * C), *bi = host_rand(C), *wo = host_rand((int64_t)C * C);
+    float *bo = host_rand(C), *wl = host_rand((int64_t)C * C), *bl = host_rand(C), *g = host_rand(C), *be_ = host_rand(C);
+    float *w1 = host_rand(2 * inner * C), *b1 = host_rand(2 * inner), *w2 = host_rand(inner * C), *b2 = host_rand(C);
+    float *tok = malloc((size_t)n * 4), *nrm = malloc((size_t)n * 4), *y = malloc((size_t)n * 4);
+    float *hid = malloc((size_t)(batch * rows * 2 * inner) * 4), *gg = malloc((size_t)(batch * rows * inner) * 4);
+    vc_backend *gp = p->gpu, *cp = p->cpu;
+    float *dx = dev_copy(gp, x, n), *dtok = gp->ops->alloc(gp, (size_t)n * 4), *dnrm = gp->ops->alloc(gp, (size_t)n * 4);
+    float *dy = gp->ops->alloc(gp, (size_t)n * 4);
+    const int64_t tr = (int64_t)batch * rows; /* token rows */
+    for (int side = 0; side < 2; side++) {
+        vc_backend *be = side ? gp : cp;
+        float *t = side ? dtok : tok, *nm = side ? dnrm : nrm, *yy = side ? dy : y;
+        if (side) {
+            be->ops->transient(be, dtok, n);
+            be->ops->transient(be, dnrm, n);
+        }
+        vc_linear_args in = strided_layout(kind, batch, rows, C, C);
+        in.x = side ? dx : x, in.w = wi, in.bias = bi, in.y = t;
+        be->ops->linear_strided(be, &in);
+        be->ops->layer_norm(be, t, nm, tr, C, g, be_, 1e-5f);
+        be->ops->linear(be, nm, tr, C, wl, bl, C, t, t);
+        be->ops->layer_norm(be, t, nm, tr, C, g, be_, 1e-5f);
+        if (side) {
+            be->ops->feed_forward(be, nm, tr, C, w1, b1, (int32_t)inner, w2, b2, C, t, t);
+        } else {
+            be->ops->linear(be, nm, tr, C, w1, b1, (int32_t)(2 * inner), NULL, hid);
+            be->ops->geglu(be, hid, gg, tr, (int32_t)inner);
+            be->ops->linear(be, gg, tr, (int32_t)inner, w2, b2, C, t, t);
+        }
+        vc_linear_args out = strided_layout(kind + 1, batch, rows, C, C);
+        out.x = t, out.w = wo, out.bias = bo, out.residual = side ? dx : x, out.y = yy;
+        be->ops->linear_strided(be, &out);
+        if (side) be->ops->transient(be, NULL, 0);
+    }
+    char name[112];
+    snprintf(name, sizeof name, "token stream (transient), %s %dx%lldx%d", kind ? "temporal" : "spatial", batch,
+             (long long)rows, C);
+    compare(name, gp, dy, y, n, g_tol);
+    gp->ops->free(gp, dx); gp->ops->free(gp, dtok); gp->ops->free(gp, dnrm); gp->ops->free(gp, dy);
+    free(x); free(wi); free(bi); free(wo); free(bo); free(wl); free(bl); free(g); free(be_);
+    free(w1); free(b1); free(w2); free(b2); free(tok); free(nrm); free(y); free(hid); free(gg);
+}
+
 /* Shapes for the CPU emulation (test/cuda/emu/): every code path of the
  * kernels (tile edges, kv groups, causal, rel-pos, each flash head width) at a
  * size a CPU runs in seconds. */
@@ -729,6 +781,8 @@ static void run_small_checks(pair *p)
     check_linear_strided(p, 3, 5, 1, 32, 64, true, false);
     check_feed_forward(p, 33, 16, 40, false);
     check_norm_transient(p, 70, 64, 96);
+    check_token_stream(p, 0, 3, 37, 64);
+    check_token_stream(p, 2, 5, 13, 32);
     run_conv_checks(p);
     check_group_norm(p, 3, 1, 64, 300, true, 0);
     check_group_norm(p, 1, 1, 64, 40000, false, 0); /* several blocks per group */
@@ -762,6 +816,8 @@ static void run_checks(pair *p)
     check_linear_strided(p, 3, 16, 2560, 320, 320, true, false);
     check_feed_forward(p, 640, 1280, 5120, false);
     check_norm_transient(p, 6553, 320, 1280);
+    check_token_stream(p, 0, 16, 2560, 320);
+    check_token_stream(p, 2, 16, 2560, 320);
     run_conv_checks(p);
     check_group_norm(p, 16, 1, 320, 2560, true, 0);
     check_group_norm(p, 2, 16, 320, 2560, true, 2); /* the UNet's joint-over-frames norm (§5.10) */

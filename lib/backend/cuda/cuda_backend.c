@@ -249,8 +249,9 @@ const void *act_half(vc_backend *be, const float *x, int64_t n)
 static void cu_transient(vc_backend *be, float *p, int64_t n)
 {
     cuda_impl *c = impl_of(be);
-    if (!p) c->n_transient = 0;
-    else if (c->fast16 && n > 0 && c->n_transient < MAX_TRANSIENT) c->transient[c->n_transient++] = (transient_buf){p, n};
+    if (!p) {
+        if (n < c->n_transient) c->n_transient = n > 0 ? (int)n : 0; /* the first n stay */
+    } else if (c->fast16 && n > 0 && c->n_transient < MAX_TRANSIENT) c->transient[c->n_transient++] = (transient_buf){p, n};
 }
 
 /* y[rows, out] = x w^T + bias (+ y when accumulate) through cuBLASLt, the bias
@@ -279,11 +280,12 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
     /* an aliased residual is accumulated onto by the GEMM; another one joins the bias pass */
     const float beta = residual == y ? 1.0f : 0.0f, *after = residual != y ? residual : NULL;
     if (c->fast16) {
-        /* transient x or y: read or written as the half it is held as */
+        /* transient x or y: read or written as the half it is held as (a
+         * residual into a transient y is y itself: accumulated in half) */
         void *y16 = half_at(c, y);
         const void *x16 = half_at(c, x);
-        if (y16 && residual) {
-            note_cuda(be, cudaErrorInvalidValue, "linear: a residual into a transient buffer");
+        if (y16 && residual && residual != y) {
+            note_cuda(be, cudaErrorInvalidValue, "linear: a separate residual into a transient buffer");
             return;
         }
         const void *wh = weight_half(be, w, (int64_t)out * in), *xh = x16 ? x16 : act_half(be, x, rows * in);
@@ -341,6 +343,19 @@ static void cu_linear_strided(vc_backend *be, const vc_linear_args *a)
     }
     if (!w || !x) return;
     const float beta = a->residual == a->y ? 1.0f : 0.0f, *after = a->residual != a->y ? a->residual : NULL;
+    void *y16 = c->fast16 ? half_at(c, a->y) : NULL; /* a transient token stream: written as half */
+    if (y16) {
+        if (!tokens || after) {
+            note_cuda(be, cudaErrorInvalidValue, "linear_strided: a transient output that is not token rows, or a "
+                                                 "separate residual into it");
+            return;
+        }
+        gemm_rm_ex(be, true, true, !x_rows_major, true, (int)a->rows, a->out, a->in, 1.0f, x, ldx, a->x_batch, w,
+                   a->in, 0, beta, y16, ldy, a->y_batch, a->batch);
+        if (db) note_cuda(be, vck_bias_half(c->stream, y16, db, total / a->out, a->out), "bias");
+        wrote(be, a->y, total);
+        return;
+    }
     if (tokens)
         gemm_rm(be, c->fast16, !x_rows_major, true, (int)a->rows, a->out, a->in, 1.0f, x, ldx, a->x_batch, w, a->in,
                 0, beta, a->y, ldy, a->y_batch, a->batch);
@@ -392,7 +407,7 @@ static void cu_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows
     if ((gamma && !g) || (beta && !b)) return;
     void *t16 = half_at(c, y); /* a transient output: only its halves are written */
     void *y16 = t16 ? t16 : half_shadow(be, y, rows * D);
-    note_cuda(be, vck_layer_norm(c->stream, x, t16 ? NULL : y, rows, D, g, b, eps, y16), "layer_norm");
+    note_cuda(be, vck_layer_norm(c->stream, x, half_at(c, x), t16 ? NULL : y, rows, D, g, b, eps, y16), "layer_norm");
 }
 
 /* elements from the first of an operand's to the last any sequence reads */
@@ -525,6 +540,18 @@ static void cu_feed_forward(vc_backend *be, const float *x, int64_t rows, int32_
     const void *w2h = weight_half(be, w2, (int64_t)out * inner);
     if (!w2h) return;
     const float *after = residual != y ? residual : NULL;
+    void *y16 = half_at(c, y); /* a transient token stream: accumulated in half */
+    if (y16) {
+        if (after) {
+            note_cuda(be, cudaErrorInvalidValue, "feed_forward: a separate residual into a transient buffer");
+            return;
+        }
+        gemm_rm_ex(be, true, true, false, true, (int)rows, out, inner, 1.0f, gg, inner, 0, w2h, inner, 0,
+                   residual == y ? 1.0f : 0.0f, y16, out, 0, 1);
+        if (db2) note_cuda(be, vck_bias_half(c->stream, y16, db2, rows, out), "bias");
+        wrote(be, y, rows * out);
+        return;
+    }
     if (!after && lt_linear(be, true, rows, inner, out, gg, w2h, db2, residual == y, y)) {
         wrote(be, y, rows * out);
         return;
