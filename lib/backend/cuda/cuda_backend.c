@@ -254,18 +254,33 @@ static void cu_transient(vc_backend *be, float *p, int64_t n)
     } else if (c->fast16 && n > 0 && c->n_transient < MAX_TRANSIENT) c->transient[c->n_transient++] = (transient_buf){p, n};
 }
 
+/* The cached half copy of a host bias, for cuBLASLt writing half (NULL: none,
+ * or the bias is device memory, which would take the staging buffer). Fetch
+ * it before the weight: a new copy passes through the staging buffer, where
+ * a per-layer widened weight's half is held. */
+static const void *bias_half(vc_backend *be, const float *bias, int32_t out)
+{
+    if (!bias || !impl_of(be)->lt) return NULL;
+    bool on_device = false;
+    const void *b = dev_weight(be, bias, FBYTES(out), COPY_F16, &on_device);
+    return on_device ? NULL : b;
+}
+
 /* y[rows, out] = x w^T + bias (+ y when accumulate) through cuBLASLt, the bias
- * in the GEMM's epilogue; false: not done, the caller takes GEMM + bias pass */
+ * in the GEMM's epilogue: float32 y with the float32 device bias db, or the
+ * halves y16 of a transient y with the half bias b16 (bias_half); false: not
+ * done, the caller takes GEMM + bias pass */
 static bool lt_linear(vc_backend *be, bool half_in, int64_t rows, int32_t in, int32_t out, const void *x,
-                      const void *w, const float *bias, bool accumulate, float *y)
+                      const void *w, const float *db, const void *b16, bool accumulate, float *y, void *y16)
 {
     cuda_impl *c = impl_of(be);
-    if (!c->lt || !bias || rows > 0x7fffffff) return false;
+    const void *b = y16 ? b16 : (const void *)db;
+    if (!c->lt || !b || rows > 0x7fffffff) return false;
     void *ws = scratch_try(c, SCRATCH_LT_WS, LT_WS_BYTES);
     if (!ws) return false;
     mark(be, "cublasLt gemm + bias");
-    const bool done = vc_lt_linear(c->lt, c->stream, half_in, (int)rows, in, out, x, in, w, bias, accumulate, y, out, ws,
-                                   LT_WS_BYTES);
+    const bool done = vc_lt_linear(c->lt, c->stream, half_in, y16 != NULL, (int)rows, in, out, x, in, w, b, accumulate,
+                                   y16 ? y16 : (void *)y, out, ws, LT_WS_BYTES);
     resume(be);
     return done;
 }
@@ -288,9 +303,10 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
             note_cuda(be, cudaErrorInvalidValue, "linear: a separate residual into a transient buffer");
             return;
         }
+        const void *b16 = y16 ? bias_half(be, bias, out) : NULL;
         const void *wh = weight_half(be, w, (int64_t)out * in), *xh = x16 ? x16 : act_half(be, x, rows * in);
         if (!wh || !xh) return;
-        if (!y16 && !after && lt_linear(be, true, rows, in, out, xh, wh, db, beta != 0.0f, y)) {
+        if (!after && lt_linear(be, true, rows, in, out, xh, wh, db, b16, beta != 0.0f, y, y16)) {
             wrote(be, y, rows * out);
             return;
         }
@@ -304,7 +320,7 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
     } else {
         const float *dw = dev_in(be, w, FBYTES((int64_t)out * in));
         if (!dw) return;
-        if (!after && lt_linear(be, false, rows, in, out, x, dw, db, beta != 0.0f, y)) {
+        if (!after && lt_linear(be, false, rows, in, out, x, dw, db, NULL, beta != 0.0f, y, NULL)) {
             wrote(be, y, rows * out);
             return;
         }
@@ -537,22 +553,25 @@ static void cu_feed_forward(vc_backend *be, const float *x, int64_t rows, int32_
     gemm_rm_ex(be, true, true, false, true, (int)rows, 2 * inner, in, 1.0f, xh, in, 0, w1h, in, 0, 0.0f, hid,
                2 * inner, 0, 1);
     note_cuda(be, vck_geglu_bias_half(c->stream, hid, db1, gg, rows, inner), "geglu");
+    void *y16 = half_at(c, y); /* a transient token stream: accumulated in half */
+    const void *b16 = y16 ? bias_half(be, b2, out) : NULL; /* before the weight (bias_half) */
     const void *w2h = weight_half(be, w2, (int64_t)out * inner);
     if (!w2h) return;
     const float *after = residual != y ? residual : NULL;
-    void *y16 = half_at(c, y); /* a transient token stream: accumulated in half */
     if (y16) {
         if (after) {
             note_cuda(be, cudaErrorInvalidValue, "feed_forward: a separate residual into a transient buffer");
             return;
         }
-        gemm_rm_ex(be, true, true, false, true, (int)rows, out, inner, 1.0f, gg, inner, 0, w2h, inner, 0,
-                   residual == y ? 1.0f : 0.0f, y16, out, 0, 1);
-        if (db2) note_cuda(be, vck_bias_half(c->stream, y16, db2, rows, out), "bias");
+        if (!lt_linear(be, true, rows, inner, out, gg, w2h, db2, b16, residual == y, y, y16)) {
+            gemm_rm_ex(be, true, true, false, true, (int)rows, out, inner, 1.0f, gg, inner, 0, w2h, inner, 0,
+                       residual == y ? 1.0f : 0.0f, y16, out, 0, 1);
+            if (db2) note_cuda(be, vck_bias_half(c->stream, y16, db2, rows, out), "bias");
+        }
         wrote(be, y, rows * out);
         return;
     }
-    if (!after && lt_linear(be, true, rows, inner, out, gg, w2h, db2, residual == y, y)) {
+    if (!after && lt_linear(be, true, rows, inner, out, gg, w2h, db2, NULL, residual == y, y, NULL)) {
         wrote(be, y, rows * out);
         return;
     }

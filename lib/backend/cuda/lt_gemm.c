@@ -11,7 +11,7 @@
 #define MAX_PLANS 128
 
 typedef struct lt_key {
-    bool half_in, accumulate;
+    bool half_in, half_out, accumulate;
     int rows, in, out;
     int64_t ldx, ldy;
     int align_x, align_w, align_y; /* pointer alignments the algorithm was chosen for */
@@ -68,7 +68,8 @@ static int alignment(const void *p)
 }
 
 /* Column-major, as cuBLASLt sees the row-major operands: D (out x rows, ld
- * ldy) = W^T-transposed (A: in x out, ld in, op T) . X (B: in x rows, ld ldx). */
+ * ldy) = W^T-transposed (A: in x out, ld in, op T) . X (B: in x rows, ld ldx).
+ * The bias has D's type (the default). */
 static bool make_plan(vc_lt *lt, lt_plan *p, size_t ws_bytes)
 {
     const lt_key *k = &p->key;
@@ -81,7 +82,8 @@ static bool make_plan(vc_lt *lt, lt_plan *p, size_t ws_bytes)
         cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi) ||
         cublasLtMatrixLayoutCreate(&p->la, t, (uint64_t)k->in, (uint64_t)k->out, k->in) ||
         cublasLtMatrixLayoutCreate(&p->lb, t, (uint64_t)k->in, (uint64_t)k->rows, k->ldx) ||
-        cublasLtMatrixLayoutCreate(&p->lc, CUDA_R_32F, (uint64_t)k->out, (uint64_t)k->rows, k->ldy))
+        cublasLtMatrixLayoutCreate(&p->lc, k->half_out ? CUDA_R_16F : CUDA_R_32F, (uint64_t)k->out, (uint64_t)k->rows,
+                                   k->ldy))
         return false;
     cublasLtMatmulPreference_t pref = NULL;
     if (cublasLtMatmulPreferenceCreate(&pref)) return false;
@@ -119,14 +121,15 @@ static lt_plan *plan_for(vc_lt *lt, const lt_key *key, size_t ws_bytes)
     return p;
 }
 
-bool vc_lt_linear(vc_lt *lt, cudaStream_t s, bool half_in, int rows, int in, int out, const void *x, int64_t ldx,
-                  const void *w, const float *bias, bool accumulate, float *y, int64_t ldy, void *ws,
+bool vc_lt_linear(vc_lt *lt, cudaStream_t s, bool half_in, bool half_out, int rows, int in, int out, const void *x,
+                  int64_t ldx, const void *w, const void *bias, bool accumulate, void *y, int64_t ldy, void *ws,
                   size_t ws_bytes)
 {
-    if (!lt || !bias || rows <= 0 || in <= 0 || out <= 0) return false;
+    if (!lt || !bias || rows <= 0 || in <= 0 || out <= 0 || (half_out && !half_in)) return false;
     lt_key key;
     memset(&key, 0, sizeof key); /* padding too: keys are compared bytewise */
     key.half_in = half_in;
+    key.half_out = half_out;
     key.accumulate = accumulate;
     key.rows = rows, key.in = in, key.out = out, key.ldx = ldx, key.ldy = ldy;
     key.align_x = alignment(x), key.align_w = alignment(w), key.align_y = alignment(y);

@@ -14,12 +14,13 @@ typedef struct vc_lt vc_lt;
 vc_lt *vc_lt_create(void);
 void vc_lt_destroy(vc_lt *lt);
 
-/* y[rows, out] (row stride ldy, float32) = x[rows, in] (row stride ldx) .
+/* y[rows, out] (row stride ldy) = x[rows, in] (row stride ldx) .
  * w[out, in]^T + bias[out], plus y itself when accumulate; x and w are IEEE
- * half when half_in, else float32. false: nothing was done (no algorithm for
- * the shape, remembered, or a refusal): the caller takes the plain path. */
-bool vc_lt_linear(vc_lt *lt, cudaStream_t s, bool half_in, int rows, int in, int out, const void *x, int64_t ldx,
-                  const void *w, const float *bias, bool accumulate, float *y, int64_t ldy, void *ws,
+ * half when half_in, else float32; y and bias are float32, or IEEE half when
+ * half_out (then half_in too). false: nothing was done (no algorithm for the
+ * shape, remembered, or a refusal): the caller takes the plain path. */
+bool vc_lt_linear(vc_lt *lt, cudaStream_t s, bool half_in, bool half_out, int rows, int in, int out, const void *x,
+                  int64_t ldx, const void *w, const void *bias, bool accumulate, void *y, int64_t ldy, void *ws,
                   size_t ws_bytes);
 
 #endif

@@ -520,7 +520,9 @@ extern "C" cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOpera
 }
 
 // ------------------------------------------------------------------ cuBLASLt
-// The subset lt_gemm.c uses: one GEMM with the bias epilogue, C == D. The
+// The subset lt_gemm.c uses: one GEMM with the bias epilogue, C == D, float32
+// D (and bias), or half D and bias from half A and B (one rounding of the
+// sum, as the epilogue does). The
 // heuristic finds nothing where k is not a multiple of 8 (as tensor-core
 // kernels want), and a launch with a pointer less aligned than the preference
 // promised is refused, so the backend's fallbacks run here too.
@@ -529,7 +531,7 @@ struct vcemu_lt_handle { int unused; };
 struct vcemu_lt_desc {
     cublasOperation_t ta = CUBLAS_OP_N, tb = CUBLAS_OP_N;
     cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
-    const float *bias = nullptr;
+    const void *bias = nullptr; // D's type
 };
 struct vcemu_lt_layout { cudaDataType_t type; uint64_t rows, cols; int64_t ld; };
 struct vcemu_lt_pref { uint64_t ws = 0; uint32_t align[4] = {256, 256, 256, 256}; };
@@ -616,7 +618,8 @@ static bool lt_shape(const vcemu_lt_desc *d, const vcemu_lt_layout *a, const vce
     const uint64_t am = d->ta == CUBLAS_OP_N ? a->rows : a->cols, ak = d->ta == CUBLAS_OP_N ? a->cols : a->rows;
     const uint64_t bk = d->tb == CUBLAS_OP_N ? b->rows : b->cols, bn = d->tb == CUBLAS_OP_N ? b->cols : b->rows;
     *m = am, *n = bn, *k = ak;
-    return ak == bk && c->rows == am && c->cols == bn && a->type == b->type && c->type == CUDA_R_32F;
+    return ak == bk && c->rows == am && c->cols == bn && a->type == b->type &&
+           (c->type == CUDA_R_32F || (c->type == CUDA_R_16F && a->type == CUDA_R_16F));
 }
 
 struct vcemu_lt_algo { uint32_t align[4]; }; // what the chosen algorithm assumes
@@ -656,12 +659,38 @@ extern "C" cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t 
         if ((uintptr_t)ptrs[i] % al.align[i]) return CUBLAS_STATUS_NOT_SUPPORTED;
     const bool bias = d->epilogue == CUBLASLT_EPILOGUE_BIAS;
     if (bias && (!d->bias || !vcemu_is_device(d->bias))) return CUBLAS_STATUS_INVALID_VALUE;
+    if (c->type == CUDA_R_16F) { // float products, then C, the bias and one rounding
+        float *t = nullptr; // device memory, as the emulated cuBLAS wants
+        if (cudaMalloc((void **)&t, m * n * sizeof(float)) != cudaSuccess) return CUBLAS_STATUS_ALLOC_FAILED;
+        const float zero = 0.0f, bt = *(const float *)beta;
+        cublasStatus_t st = cublasGemmStridedBatchedEx(nullptr, d->ta, d->tb, (int)m, (int)n, (int)k, alpha, A,
+                                                       a->type, (int)a->ld, 0, B, b->type, (int)b->ld, 0, &zero, t,
+                                                       CUDA_R_32F, (int)m, 0, 1, CUBLAS_COMPUTE_32F,
+                                                       CUBLAS_GEMM_DEFAULT);
+        if (st != CUBLAS_STATUS_SUCCESS) {
+            cudaFree(t);
+            return st;
+        }
+        uint16_t *y = (uint16_t *)D;
+        const uint16_t *bh = (const uint16_t *)d->bias;
+        for (uint64_t j = 0; j < n; j++)
+            for (uint64_t i = 0; i < m; i++) {
+                uint16_t &o = y[j * c->ld + i];
+                float v = t[j * m + i];
+                if (bt != 0.0f) v += bt * vcemu::f16_to_f32(o);
+                if (bias) v += vcemu::f16_to_f32(bh[i]);
+                o = vcemu::f32_to_f16(v);
+            }
+        cudaFree(t);
+        return CUBLAS_STATUS_SUCCESS;
+    }
     cublasStatus_t st = cublasGemmStridedBatchedEx(nullptr, d->ta, d->tb, (int)m, (int)n, (int)k, alpha, A, a->type,
                                                    (int)a->ld, 0, B, b->type, (int)b->ld, 0, beta, D, CUDA_R_32F,
                                                    (int)c->ld, 0, 1, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     if (st != CUBLAS_STATUS_SUCCESS || !bias) return st;
     float *y = (float *)D;
+    const float *bf = (const float *)d->bias;
     for (uint64_t j = 0; j < n; j++)
-        for (uint64_t i = 0; i < m; i++) y[j * c->ld + i] += d->bias[i];
+        for (uint64_t i = 0; i < m; i++) y[j * c->ld + i] += bf[i];
     return CUBLAS_STATUS_SUCCESS;
 }
