@@ -24,7 +24,6 @@ static bool reject(cuda_impl *c, const vc_cudnn_shape *s)
     return false;
 }
 
-
 /* cuDNN would not make its handle: convolutions on im2col from now on, and the
  * backend's description says so */
 static void drop_cudnn(vc_backend *be)
@@ -40,8 +39,8 @@ static void drop_cudnn(vc_backend *be)
 /* The convolution through cuDNN, in chunks of images that keep every tensor
  * below 2^31 elements (and, in fp16 mode, the half buffers within
  * COLS_BUDGET). false (nothing done): cuDNN is off or has no plan for the
- * shape; asymmetric padding (the VAE's downsampling, §4.1) is not expressible. */
-
+ * shape; asymmetric padding (the VAE's downsampling, §4.1) is not expressible.
+ * y16: the halves of a transient y, written directly. */
 static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, const float *db, void *y16, int oh,
                        int ow)
 {
@@ -81,12 +80,14 @@ static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, 
         note_cuda(be, vck_bias_residual(c->stream, a->y, db, after, a->n, a->co, P), "conv bias");
         return true;
     }
-    /* fp16: half x and y (cuDNN wants one data type), widened with bias and residual in one pass */
+    /* fp16: half x and y (cuDNN wants one data type), widened with bias and residual in one pass
+     * (a transient y stays half) */
     for (int64_t i0 = 0; i0 < a->n; i0 += per) {
         const vc_cudnn_shape *s = a->n - i0 < per ? &tail : &full;
         const void *xh = act_half(be, a->x + i0 * in_img, s->n * in_img);
         /* a transient y is written as the halves it is held as (no bias, no residual) */
-        void *yh = y16 ? (void *)((uint16_t *)y16 + i0 * out_img) : scratch(be, SCRATCH_COLS, (size_t)(s->n * out_img) * 2);
+        void *yh = y16 ? (void *)((uint16_t *)y16 + i0 * out_img)
+                       : scratch(be, SCRATCH_COLS, (size_t)(s->n * out_img) * 2);
         if (!xh || !yh) return true;
         mark(be, "cudnn conv (fp16)");
         const char *err = vc_cudnn_forward(c->dnn, s, xh, dw, 0.0f, yh, ws, ws_bytes);

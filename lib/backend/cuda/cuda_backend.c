@@ -251,7 +251,9 @@ static void cu_transient(vc_backend *be, float *p, int64_t n)
     cuda_impl *c = impl_of(be);
     if (!p) {
         if (n < c->n_transient) c->n_transient = n > 0 ? (int)n : 0; /* the first n stay */
-    } else if (c->fast16 && n > 0 && c->n_transient < MAX_TRANSIENT) c->transient[c->n_transient++] = (transient_buf){p, n};
+    } else if (c->fast16 && n > 0 && c->n_transient < MAX_TRANSIENT) {
+        c->transient[c->n_transient++] = (transient_buf){p, n};
+    }
 }
 
 /* The cached half copy of a host bias, for cuBLASLt writing half (NULL: none,
@@ -407,7 +409,8 @@ static void cu_group_norm(vc_backend *be, const vc_group_norm_args *a)
     if (!work) return;
     void *t16 = half_at(impl_of(be), a->y); /* a transient output: only its halves are written */
     const vck_group_norm_args k = {
-        .x = a->x, .x16 = half_at(impl_of(be), a->x), .y = t16 ? NULL : a->y, .n = a->n, .frames = a->frames, .C = a->C, .G = a->G, .S = a->S, .gamma = g, .beta = b,
+        .x = a->x, .x16 = half_at(impl_of(be), a->x), .y = t16 ? NULL : a->y, .n = a->n, .frames = a->frames,
+        .C = a->C, .G = a->G, .S = a->S, .gamma = g, .beta = b,
         .in_bias = ib, .bias_group = a->bias_group, .eps = a->eps, .silu = a->silu, .work = work,
         .y16 = t16 ? t16 : half_shadow(be, a->y, (int64_t)a->n * a->frames * a->C * a->S),
     };
