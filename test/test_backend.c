@@ -976,6 +976,16 @@ static void test_checked_backend(void **state)
     be->ops->scale(be, u, 2.0f, t + N / 2, N / 2);
     be->ops->add(be, t, t + N / 2, u, N / 2);
     assert_int_equal(vc_backend_sync(be), VC_STATUS_OK);
+    /* marks nest: transient(NULL, 1) keeps the first */
+    be->ops->transient(be, t, N / 2);
+    be->ops->transient(be, u, N);
+    be->ops->transient(be, NULL, 1);
+    be->ops->silu(be, dx, u, N); /* u's mark is gone: it may be written */
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_OK);
+    be->ops->silu(be, dx, t, N / 2); /* t's stays */
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_BACKEND_ERROR);
+    assert_non_null(strstr(vc_context_errmsg(ctx), "silu: y is in a transient buffer"));
+    be->ops->transient(be, NULL, 0);
     be->ops->free(be, dx);
     vc_context_free(ctx);
 }

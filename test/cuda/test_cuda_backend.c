@@ -746,6 +746,7 @@ static void check_token_stream(pair *p, int kind, int batch, int64_t rows, int C
             be->ops->geglu(be, hid, gg, tr, (int32_t)inner);
             be->ops->linear(be, gg, tr, (int32_t)inner, w2, b2, C, t, t);
         }
+        if (side) be->ops->transient(be, NULL, 1); /* the norm's mark goes, the stream's stays (nesting) */
         vc_linear_args out = strided_layout(kind + 1, batch, rows, C, C);
         out.x = t, out.w = wo, out.bias = bo, out.residual = side ? dx : x, out.y = yy;
         be->ops->linear_strided(be, &out);
