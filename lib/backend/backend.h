@@ -90,6 +90,13 @@ typedef struct vc_conv2d_args {
     float *y;
 } vc_conv2d_args;
 
+/* the output height and width of a vc_conv2d_args (stride > 0) */
+static inline void vc_conv2d_out(const vc_conv2d_args *a, int64_t *oh, int64_t *ow)
+{
+    *oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
+    *ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
+}
+
 /* Multi-head attention, o = softmax(scale * q k^T [+ rel-pos terms]) v, per
  * sequence and head. Head h owns channels [h*d, (h+1)*d) of a token vector.
  * Sequence s reads q at q + s*q_seq, k at k + (s/kv_group)*k_seq (same for v):

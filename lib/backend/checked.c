@@ -222,8 +222,8 @@ static void ck_conv2d(vc_backend *be, const vc_conv2d_args *a)
     c.y = D(a->y, "y");
     OPS->conv2d(inner(be), &c);
     if (a->stride > 0) {
-        const int64_t oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
-        const int64_t ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
+        int64_t oh, ow;
+        vc_conv2d_out(a, &oh, &ow);
         WROTE(a->y, (int64_t)a->n * a->co * oh * ow);
     }
 }

@@ -243,8 +243,8 @@ static void im2col(vc_backend *be, const vc_conv2d_args *a, const float *x, int6
 
 void cpu_conv2d(vc_backend *be, const vc_conv2d_args *a)
 {
-    const int64_t oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
-    const int64_t ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
+    int64_t oh, ow;
+    vc_conv2d_out(a, &oh, &ow);
     const int64_t P = oh * ow, K = (int64_t)a->ci * a->kh * a->kw;
     if (a->n <= 0 || a->co <= 0 || P <= 0) return;
     const bool direct = a->kh == 1 && a->kw == 1 && a->stride == 1 && a->pad_top == 0 && a->pad_left == 0 &&

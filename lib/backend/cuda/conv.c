@@ -105,8 +105,9 @@ static bool conv_cudnn(vc_backend *be, const vc_conv2d_args *a, const void *dw, 
 static void conv2d_body(vc_backend *be, const vc_conv2d_args *a)
 {
     cuda_impl *c = impl_of(be);
-    const int oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
-    const int ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
+    int64_t oh64, ow64;
+    vc_conv2d_out(a, &oh64, &ow64);
+    const int oh = (int)oh64, ow = (int)ow64;
     const int64_t K = (int64_t)a->ci * a->kh * a->kw, P = (int64_t)oh * ow, HW = (int64_t)a->h * a->w;
     const float *db = dev_in(be, a->bias, FBYTES(a->co));
     if (a->bias && !db) return;
@@ -163,8 +164,8 @@ void cu_conv2d(vc_backend *be, const vc_conv2d_args *a)
 {
     enter_keeping_half(be, "conv2d");
     conv2d_body(be, a);
-    const int oh = (a->h + a->pad_top + a->pad_bottom - a->kh) / a->stride + 1;
-    const int ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
+    int64_t oh, ow;
+    vc_conv2d_out(a, &oh, &ow);
     wrote(be, a->y, (int64_t)a->n * a->co * oh * ow);
 }
 

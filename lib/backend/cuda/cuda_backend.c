@@ -257,9 +257,8 @@ static void cu_transient(vc_backend *be, float *p, int64_t n)
 }
 
 /* The cached half copy of a host bias, for cuBLASLt writing half (NULL: none,
- * or the bias is device memory, which would take the staging buffer). Fetch
- * it before the weight: a new copy passes through the staging buffer, where
- * a per-layer widened weight's half is held. */
+ * or the bias is device memory, whose half copy would take the staging buffer
+ * a per-layer widened weight's half is held in). */
 static const void *bias_half(vc_backend *be, const float *bias, int32_t out)
 {
     if (!bias || !impl_of(be)->lt) return NULL;
@@ -287,6 +286,23 @@ static bool lt_linear(vc_backend *be, bool half_in, int64_t rows, int32_t in, in
     return done;
 }
 
+/* fp16 mode, a linear layer's GEMM on half operands: y[rows, out] = xh wh^T +
+ * bias (+ y when beta is 1, + after), into float32 y or the halves y16 of a
+ * transient y (then after is NULL); cuBLASLt where it takes the shape */
+static void half_linear_out(vc_backend *be, int64_t rows, int32_t in, int32_t out, const void *xh, const void *wh,
+                            const float *db, const void *b16, float beta, const float *after, float *y, void *y16)
+{
+    cuda_impl *c = impl_of(be);
+    if (!after && lt_linear(be, true, rows, in, out, xh, wh, db, b16, beta != 0.0f, y, y16)) return;
+    gemm_rm_ex(be, true, y16 != NULL, false, true, (int)rows, out, in, 1.0f, xh, in, 0, wh, in, 0, beta,
+               y16 ? y16 : (void *)y, out, 0, 1);
+    if (y16) {
+        if (db) note_cuda(be, vck_bias_half(c->stream, y16, db, rows, out), "bias");
+    } else if (db || after) {
+        note_cuda(be, vck_bias_residual(c->stream, y, db, after, rows, out, 1), "bias");
+    }
+}
+
 static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *bias,
                       int32_t out, const float *residual, float *y)
 {
@@ -308,17 +324,9 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
         const void *b16 = y16 ? bias_half(be, bias, out) : NULL;
         const void *wh = weight_half(be, w, (int64_t)out * in), *xh = x16 ? x16 : act_half(be, x, rows * in);
         if (!wh || !xh) return;
-        if (!after && lt_linear(be, true, rows, in, out, xh, wh, db, b16, beta != 0.0f, y, y16)) {
-            wrote(be, y, rows * out);
-            return;
-        }
-        gemm_rm_ex(be, true, y16 != NULL, false, true, (int)rows, out, in, 1.0f, xh, in, 0, wh, in, 0, beta,
-                   y16 ? y16 : (void *)y, out, 0, 1);
-        if (y16) {
-            if (db) note_cuda(be, vck_bias_half(c->stream, y16, db, rows, out), "bias");
-            wrote(be, y, rows * out); /* its memory may hold what a half copy was made of */
-            return;
-        }
+        half_linear_out(be, rows, in, out, xh, wh, db, b16, beta, after, y, y16);
+        wrote(be, y, rows * out); /* its memory may hold what a half copy was made of */
+        return;
     } else {
         const float *dw = dev_in(be, w, FBYTES((int64_t)out * in));
         if (!dw) return;
@@ -557,30 +565,15 @@ static void cu_feed_forward(vc_backend *be, const float *x, int64_t rows, int32_
                2 * inner, 0, 1);
     note_cuda(be, vck_geglu_bias_half(c->stream, hid, db1, gg, rows, inner), "geglu");
     void *y16 = half_at(c, y); /* a transient token stream: accumulated in half */
-    const void *b16 = y16 ? bias_half(be, b2, out) : NULL; /* before the weight (bias_half) */
+    const void *b16 = y16 ? bias_half(be, b2, out) : NULL;
     const void *w2h = weight_half(be, w2, (int64_t)out * inner);
     if (!w2h) return;
     const float *after = residual != y ? residual : NULL;
-    if (y16) {
-        if (after) {
-            note_cuda(be, cudaErrorInvalidValue, "feed_forward: a separate residual into a transient buffer");
-            return;
-        }
-        if (!lt_linear(be, true, rows, inner, out, gg, w2h, db2, b16, residual == y, y, y16)) {
-            gemm_rm_ex(be, true, true, false, true, (int)rows, out, inner, 1.0f, gg, inner, 0, w2h, inner, 0,
-                       residual == y ? 1.0f : 0.0f, y16, out, 0, 1);
-            if (db2) note_cuda(be, vck_bias_half(c->stream, y16, db2, rows, out), "bias");
-        }
-        wrote(be, y, rows * out);
+    if (y16 && after) {
+        note_cuda(be, cudaErrorInvalidValue, "feed_forward: a separate residual into a transient buffer");
         return;
     }
-    if (!after && lt_linear(be, true, rows, inner, out, gg, w2h, db2, NULL, residual == y, y, NULL)) {
-        wrote(be, y, rows * out);
-        return;
-    }
-    gemm_rm(be, true, false, true, (int)rows, out, inner, 1.0f, gg, inner, 0, w2h, inner, 0,
-            residual == y ? 1.0f : 0.0f, y, out, 0, 1);
-    if (db2 || after) note_cuda(be, vck_bias_residual(c->stream, y, db2, after, rows, out, 1), "bias");
+    half_linear_out(be, rows, inner, out, gg, w2h, db2, b16, residual == y ? 1.0f : 0.0f, after, y, y16);
     wrote(be, y, rows * out);
 }
 static void cu_add(vc_backend *be, const float *a, const float *b, float *y, int64_t n)

@@ -41,7 +41,7 @@ typedef struct device_block {
 
 enum { SCRATCH_COLS, SCRATCH_HALF, SCRATCH_STAGE, SCRATCH_NORM, SCRATCH_CONV_WS, SCRATCH_FF_HID, SCRATCH_FF_ACT,
        SCRATCH_ATT_K, SCRATCH_ATT_V, SCRATCH_ATT_Q, SCRATCH_ATT_O, SCRATCH_TAPS, SCRATCH_LT_WS, SCRATCH_WIDE,
-       SCRATCH_N };
+       SCRATCH_UPLOAD, SCRATCH_N };
 
 #define LT_WS_BYTES ((size_t)32 << 20) /* cuBLASLt workspace */
 
@@ -69,10 +69,11 @@ typedef struct cuda_impl {
     uint64_t evictions;        /* weight copies freed to make room */
     device_block blocks[MAX_DEVICE_BLOCKS]; /* live allocations of alloc */
     int n_blocks;
-    void *scratch[SCRATCH_N];  /* im2col columns or half conv output, half activations, upload staging, norm
-                                  statistics, cuDNN workspace, feed-forward intermediates, attention
-                                  operands (half K and V, or float copies of transient ones), the
-                                  temporal convolution's taps-major weight, cuBLASLt workspace */
+    void *scratch[SCRATCH_N];  /* im2col columns or half conv output, half activations, a device weight's
+                                  half copy, norm statistics, cuDNN workspace, feed-forward intermediates,
+                                  attention operands (half K and V, or float copies of transient ones), the
+                                  temporal convolution's taps-major weight, cuBLASLt workspace, a widened
+                                  transient input, weight-upload staging (weight_cache.c) */
     size_t scratch_bytes[SCRATCH_N];
     uint64_t scratch_used[SCRATCH_N]; /* op count at the last request */
     vc_cuda_prof *prof;        /* NULL unless VIDEOCRAFTER_CUDA_PROFILE=1 */

@@ -152,7 +152,7 @@ static void *make_copy(vc_backend *be, const void *p, size_t bytes, int kind, co
         e = cudaMemcpyAsync(d, p, bytes, cudaMemcpyHostToDevice, c->stream);
     } else {
         const int64_t n = (int64_t)(bytes / 4);
-        float *stage = scratch(be, SCRATCH_STAGE, bytes);
+        float *stage = scratch(be, SCRATCH_UPLOAD, bytes); /* its own: SCRATCH_STAGE may hold a weight in use */
         float *reordered = kind == COPY_TAPS_F16 ? scratch(be, SCRATCH_TAPS, bytes) : NULL;
         if (!stage || (kind == COPY_TAPS_F16 && !reordered)) {
             cudaFree(d);
@@ -185,18 +185,18 @@ static const void *cached(vc_backend *be, const void *p, size_t bytes, int kind,
     /* the cache first: with unified addressing a cached host address is never
      * device memory, and a hit saves the range checks */
     weight_slot *sl = find_slot(c, p, kind);
+    if (!sl && is_device_memory(c, p)) {
+        if (is_device) *is_device = true;
+        return p;
+    }
+    fingerprint(p, bytes, print); /* host memory from here on */
     if (sl) {
-        fingerprint(p, bytes, print);
         if (sl->bytes == bytes && !memcmp(sl->print, print, sizeof print)) {
             sl->used = c->op_clock;
             return sl->dev;
         }
         drop_slot(c, sl); /* other contents at the same address: made again below */
-    } else if (is_device_memory(c, p)) {
-        if (is_device) *is_device = true;
-        return p;
     }
-    fingerprint(p, bytes, print);
     size_t dev_bytes = 0;
     void *d = make_copy(be, p, bytes, kind, taps, &dev_bytes); /* may evict: no slot pointer is held */
     if (!d) return NULL;
