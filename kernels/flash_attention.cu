@@ -11,6 +11,7 @@
 // attention.cu. The register variant further down is the one normally used.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <cuda_pipeline.h>
 #include <math.h>
 #include <mma.h>
 #include <stdint.h>
@@ -167,31 +168,15 @@ struct SmemReg {
     static constexpr size_t bytes = p + sizeof(__half) * W * kRows * ldp;
 };
 
-// 16 bytes global -> shared without passing through registers, completed by
-// cp_async_wait (sm_80 and later); the emulation (no __CUDA_ARCH__) copies at
-// once, which is one of the orders the hardware may take.
-__device__ inline void cp_async16(void *dst, const void *src)
-{
-#if defined(__CUDA_ARCH__)
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((unsigned)__cvta_generic_to_shared(dst)),
-                 "l"(src));
-#else
-    memcpy(dst, src, 16);
-#endif
-}
-__device__ inline void cp_async_commit()
-{
-#if defined(__CUDA_ARCH__)
-    asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
+// 16 bytes global -> shared without passing through registers (cp.async.cg,
+// sm_80 and later), completed by cp_async_wait.
+__device__ inline void cp_async16(void *dst, const void *src) { __pipeline_memcpy_async(dst, src, 16); }
+__device__ inline void cp_async_commit() { __pipeline_commit(); }
 // waits until at most N of this thread's committed groups are in flight
 template <int N>
 __device__ inline void cp_async_wait()
 {
-#if defined(__CUDA_ARCH__)
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-#endif
+    __pipeline_wait_prior(N);
 }
 
 // Rows [row0, row0 + rows) of a half [len, D] operand (token stride tok) into

@@ -52,6 +52,7 @@ static void compare(const char *what, vc_backend *gpu, const float *dev, const f
         bool ok = st == VC_STATUS_OK && bad == 0;
         printf("  %-44s %lld of %lld floats differ (bitwise) %s\n", what, (long long)bad, (long long)n,
                ok ? "ok" : "FAIL");
+        if (st != VC_STATUS_OK) printf("    the backend failed: %s\n", vc_last_error());
         if (!ok) failures++;
         free(h);
         return;
@@ -61,6 +62,7 @@ static void compare(const char *what, vc_backend *gpu, const float *dev, const f
     double err = vct_err_value(&e);
     bool ok = st == VC_STATUS_OK && err <= tol;
     printf("  %-44s rel err %.3e (limit %.0e) %s\n", what, err, tol, ok ? "ok" : "FAIL");
+    if (st != VC_STATUS_OK) printf("    the backend failed: %s\n", vc_last_error());
     if (!ok) failures++;
     free(h);
 }
@@ -453,7 +455,12 @@ static void check_group_norm(pair *p, int n, int frames, int C, int64_t S, bool 
     free(x); free(g); free(b); free(y); free(ib);
 }
 
-enum { CAUSAL = 1, ACCUMULATE = 2, ODD_STRIDE = 4 /* token stride C + 3: no 16-byte loads */ };
+enum {
+    CAUSAL = 1,
+    ACCUMULATE = 2,
+    ODD_STRIDE = 4, /* token stride C + 3: no 16-byte loads */
+    SHIFTED_Q = 8   /* a chain's q buffer 4 bytes into its block: a half Q without 16-byte loads */
+};
 
 static void check_attention(pair *p, int n_seq, int heads, int lq, int lk, int d, int kv_group, int rel_max, int flags)
 {
@@ -502,11 +509,14 @@ static void check_attention_chain(pair *p, int n_seq, int heads, int lq, int lk,
         vc_backend *be = side ? p->gpu : p->cpu;
         const float *xs = side ? dx : x, *kvs = side ? dkv : kv;
         float *ys = side ? dy : y, *b[4];
-        for (int i = 0; i < 4; i++) b[i] = side ? be->ops->alloc(be, (size_t)(i == 1 || i == 2 ? nk : nq) * 4)
-                                              : malloc((size_t)(i == 1 || i == 2 ? nk : nq) * 4);
-        float *q = b[0], *k = b[1], *v = b[2], *o = b[3];
+        const int shift = flags & SHIFTED_Q ? 1 : 0;
+        for (int i = 0; i < 4; i++) {
+            const size_t bytes = (size_t)((i == 1 || i == 2 ? nk : nq) + (i == 0 ? shift : 0)) * 4;
+            b[i] = side ? be->ops->alloc(be, bytes) : malloc(bytes);
+        }
+        float *q = b[0] + shift, *k = b[1], *v = b[2], *o = b[3];
         if (be->ops->transient)
-            for (int i = 0; i < 4; i++) be->ops->transient(be, b[i], i == 1 || i == 2 ? nk : nq);
+            for (int i = 0; i < 4; i++) be->ops->transient(be, i ? b[i] : q, i == 1 || i == 2 ? nk : nq);
         vc_attn_args a = {q, k, v, o, n_seq, heads, lq, lk, d, kv_group, C, C, C, C, (int64_t)lq * C,
                           (int64_t)lk * C, (int64_t)lk * C, (int64_t)lq * C, 1.0f / sqrtf((float)d), rk, rv, rel_max,
                           (flags & CAUSAL) != 0, false};
@@ -524,8 +534,9 @@ static void check_attention_chain(pair *p, int n_seq, int heads, int lq, int lk,
         for (int i = 0; i < 4; i++) side ? be->ops->free(be, b[i]) : free(b[i]);
     }
     char name[112];
-    snprintf(name, sizeof name, "linear, attention, linear seq%d h%d %dx%d d%d g%d rel%d%s%s", n_seq, heads, lq, lk, d,
-             kv_group, rel_max, flags & CAUSAL ? " causal" : "", flags & ACCUMULATE ? " +=" : "");
+    snprintf(name, sizeof name, "linear, attention, linear seq%d h%d %dx%d d%d g%d rel%d%s%s%s", n_seq, heads, lq, lk,
+             d, kv_group, rel_max, flags & CAUSAL ? " causal" : "", flags & ACCUMULATE ? " +=" : "",
+             flags & SHIFTED_Q ? " q+4B" : "");
     compare(name, p->gpu, dy, y, nq, g_tol);
     p->gpu->ops->free(p->gpu, dx); p->gpu->ops->free(p->gpu, dkv); p->gpu->ops->free(p->gpu, dy);
     free(x); free(kv); free(y); free(bo); free(rk); free(rv);
@@ -688,6 +699,7 @@ static void run_attention_checks(pair *p)
         check_attention_chain(p, 4, 2, 40, 16, 32, 2, 0, ACCUMULATE); /* cross, I2V's second set */
         check_attention_chain(p, 12, 2, 6, 6, 16, 1, 4, 0);          /* temporal with rel-pos */
         check_attention_chain(p, 3, 2, 40, 40, 24, 1, 4, 0);         /* float32 kernel only: widened operands */
+        check_attention_chain(p, 2, 2, 70, 70, 32, 1, 0, SHIFTED_Q);
         return;
     }
     check_attention(p, 2, 5, 2560, 2560, 64, 1, 0, 0);   /* spatial self */
@@ -706,6 +718,7 @@ static void run_attention_checks(pair *p)
     check_attention_chain(p, 16, 5, 2560, 77, 64, 16, 0, 0);
     check_attention_chain(p, 2560, 5, 16, 16, 64, 1, 16, 0);
     check_attention_chain(p, 16, 10, 640, 16, 64, 16, 0, ACCUMULATE);
+    check_attention_chain(p, 2, 5, 640, 640, 64, 1, 0, SHIFTED_Q);
 }
 
 /* A transformer's token stream held transient, as the UNet holds it (§5.5,

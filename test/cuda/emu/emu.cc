@@ -5,7 +5,11 @@
 //
 // Kernels: a block's threads are fibers with their own stacks, switched by a
 // small assembly routine at barriers; the scheduler resumes them round-robin
-// until every one has finished. Device memory is host memory from malloc,
+// until every one has finished. VCEMU_SCHEDULE=reverse runs blocks, threads
+// and a warp's lanes in the opposite order: a barrier missing between two
+// threads shows in one of the two orders, as a stale read. cp.async copies
+// (cuda_pipeline.h) land only at the wait that covers their group; until then
+// their destination holds NaN bytes. Device memory is host memory from malloc,
 // recorded so cudaPointerGetAttributes can tell it from host arrays. cuBLAS
 // GEMMs run on OpenBLAS; 16F operands (and the FAST_16F compute type) round
 // their inputs to half first, as tensor cores see them.
@@ -14,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <iterator>
@@ -58,8 +64,16 @@ namespace vcemu {
 constexpr size_t kStack = 256 * 1024;
 constexpr int kMaxThreads = 1024;
 
+struct async_copy { // a cp.async in flight: its bytes, read at issue
+    void *dst;
+    unsigned group, bytes;
+    unsigned char data[16];
+};
+
 struct fiber {
     void *sp = nullptr;
+    std::vector<async_copy> copies; // in issue order
+    unsigned groups = 0;            // groups committed so far; the open group's number
     unsigned wait = 0; // g + 1 while waiting at warp barrier generation g
     uint3 tid{};
     int lane = 0, warp = 0;
@@ -68,7 +82,7 @@ struct fiber {
 };
 
 struct warp_state {
-    int alive = 32, arrived = 0;
+    int lanes = 32, alive = 32, arrived = 0;
     unsigned gen = 0;
     uint64_t slot[32];
 };
@@ -91,6 +105,17 @@ block_state *block = nullptr;
 static block_run *run = nullptr;
 static std::vector<char *> stacks;
 static std::mutex g_grid_mu;
+static const char *g_fault; // the first misuse seen in the running grid: it fails with cudaErrorLaunchFailure
+static unsigned long g_arrivals; // barrier arrivals and thread exits: a sweep of the block without one is a deadlock
+
+static bool reverse_order()
+{
+    static const bool reverse = [] {
+        const char *s = getenv("VCEMU_SCHEDULE");
+        return s && !strcmp(s, "reverse");
+    }();
+    return reverse;
+}
 
 const uint3 &thread_idx() { return current->tid; }
 int lane_id() { return current->lane; }
@@ -106,6 +131,7 @@ static void yield()
 void sync_block()
 {
     const unsigned g = run->gen;
+    g_arrivals++;
     if (++run->arrived == run->alive) {
         run->arrived = 0;
         run->gen++;
@@ -121,6 +147,9 @@ void sync_warp()
     warp_state &w = run->warps[current->warp];
     const unsigned g = w.gen;
     current->wait = g + 1;
+    g_arrivals++;
+    // the full-mask collectives of these kernels name every lane: one that has exited makes them undefined
+    if (w.alive < w.lanes && !g_fault) g_fault = "a warp-wide collective after some of the warp's threads exited";
     if (++w.arrived == w.alive) {
         w.arrived = 0;
         w.gen++;
@@ -130,7 +159,8 @@ void sync_warp()
         fiber *next = nullptr;
         const size_t base = (size_t)current->warp * 32, size = std::min<size_t>(32, run->fibers.size() - base);
         for (size_t i = 1; i <= size; i++) { // lanes arrive in order: the next one first
-            fiber &f = run->fibers[base + (current->lane + i) % size];
+            const size_t step = reverse_order() ? size - i % size : i;
+            fiber &f = run->fibers[base + (current->lane + step) % size];
             if (!f.done && f.wait != g + 1) {
                 next = &f;
                 break;
@@ -165,12 +195,45 @@ const uint64_t *publish(uint64_t mine)
     return w.slot;
 }
 
+// cp.async (cuda_pipeline.h): the source is read now, the destination written
+// at the wait that covers the copy's group, NaN bytes until then. A copy of
+// zfill < bytes reads only its first bytes - zfill.
+void async_copy_issue(void *dst, const void *src, size_t bytes, size_t zfill)
+{
+    const bool size_ok = (bytes == 4 || bytes == 8 || bytes == 16) && zfill <= bytes;
+    if (!size_ok || ((uintptr_t)dst | (uintptr_t)src) % bytes) {
+        if (!g_fault) g_fault = "cp.async of a size other than 4, 8 or 16 bytes, or to or from an unaligned address";
+        return;
+    }
+    async_copy c;
+    c.dst = dst;
+    c.group = current->groups;
+    c.bytes = (unsigned)bytes;
+    memcpy(c.data, src, bytes - zfill);
+    memset(c.data + (bytes - zfill), 0, zfill);
+    memset(dst, 0xff, bytes);
+    current->copies.push_back(c);
+}
+
+void async_copy_commit() { current->groups++; }
+
+void async_copy_wait(unsigned pending)
+{
+    std::vector<async_copy> &q = current->copies;
+    size_t done = 0;
+    for (; done < q.size() && q[done].group + pending < current->groups; done++) memcpy(q[done].dst, q[done].data, q[done].bytes);
+    q.erase(q.begin(), q.begin() + (ptrdiff_t)done);
+}
+
 // A finished thread leaves its warp's and block's barriers, as exited threads do.
 static void retire()
 {
     fiber *f = current;
+    if (!f->copies.empty() && !g_fault) g_fault = "a thread exited with cp.async copies not waited for";
     f->done = true;
+    g_arrivals++;
     warp_state &w = run->warps[f->warp];
+    if (w.arrived > 0 && !g_fault) g_fault = "a thread exited while others of its warp wait in a warp-wide collective";
     w.alive--;
     if (w.arrived > 0 && w.arrived == w.alive) {
         w.arrived = 0;
@@ -201,13 +264,36 @@ static void prepare(fiber &f)
     f.sp = sp;
 }
 
-cudaError_t run_grid(dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg)
+// Dynamic shared memory as on sm_80, the smaller of the two targets: 48 KiB
+// unless the kernel's cudaFuncAttributeMaxDynamicSharedMemorySize allows more,
+// which may go up to 163 KiB.
+constexpr size_t kSmemDefault = 48 << 10, kSmemOptIn = 163 << 10;
+static std::mutex g_attr_mu;
+static std::map<const void *, size_t> g_smem_allowed; // kernel -> its attribute
+
+cudaError_t set_max_dynamic_smem(const void *kernel, int bytes)
+{
+    if (bytes < 0 || (size_t)bytes > kSmemOptIn) return g_last = cudaErrorInvalidValue;
+    std::lock_guard<std::mutex> lk(g_attr_mu);
+    g_smem_allowed[kernel] = (size_t)bytes;
+    return cudaSuccess;
+}
+
+static size_t smem_allowed(const void *kernel)
+{
+    std::lock_guard<std::mutex> lk(g_attr_mu);
+    auto it = g_smem_allowed.find(kernel);
+    return it == g_smem_allowed.end() ? kSmemDefault : std::max(kSmemDefault, it->second);
+}
+
+cudaError_t run_grid(const void *kernel, dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg)
 {
     std::lock_guard<std::mutex> lk(g_grid_mu);
     const long nthreads = (long)blk.x * blk.y * blk.z;
     if (nthreads <= 0 || nthreads > kMaxThreads || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 ||
         grid.z > 65535 || blk.z > 64)
         return g_last = cudaErrorInvalidConfiguration;
+    if (smem > smem_allowed(kernel)) return g_last = cudaErrorInvalidValue; // as the driver refuses the launch
     while ((long)stacks.size() < nthreads) {
         char *s = (char *)malloc(kStack);
         if (!s) return g_last = cudaErrorMemoryAllocation;
@@ -222,13 +308,15 @@ cudaError_t run_grid(dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg)
     bs.grid = grid;
     run = &br;
     block = &bs;
-    for (unsigned bz = 0; bz < grid.z; bz++)
-        for (unsigned by = 0; by < grid.y; by++)
-            for (unsigned bx = 0; bx < grid.x; bx++) {
-                bs.idx = {bx, by, bz};
+    g_fault = nullptr;
+    const bool rev = reverse_order();
+    const unsigned long nblocks = (unsigned long)grid.x * grid.y * grid.z;
+    for (unsigned long b = 0; b < nblocks; b++) {
+                const unsigned long i = rev ? nblocks - 1 - b : b;
+                bs.idx = {(unsigned)(i % grid.x), (unsigned)(i / grid.x % grid.y), (unsigned)(i / grid.x / grid.y)};
                 br.fibers.assign(nthreads, fiber{});
                 br.warps.assign((nthreads + 31) / 32, warp_state{});
-                br.warps.back().alive = (int)(nthreads - 32 * (long)(br.warps.size() - 1));
+                br.warps.back().alive = br.warps.back().lanes = (int)(nthreads - 32 * (long)(br.warps.size() - 1));
                 br.alive = (int)nthreads;
                 br.arrived = 0;
                 for (long t = 0; t < nthreads; t++) {
@@ -239,16 +327,31 @@ cudaError_t run_grid(dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg)
                     f.stack = stacks[t];
                     prepare(f);
                 }
-                while (br.alive > 0)
-                    for (fiber &f : br.fibers) {
+                while (br.alive > 0) {
+                    const unsigned long before = g_arrivals;
+                    for (long t = 0; t < nthreads; t++) {
+                        fiber &f = br.fibers[rev ? nthreads - 1 - t : t];
                         if (f.done) continue;
                         current = &f;
                         vcemu_switch(&br.sched_sp, f.sp);
                     }
-            }
+                    if (g_arrivals == before) { // every thread waits on a barrier that others never reach
+                        fflush(stdout);
+                        fprintf(stderr, "vcemu: kernel deadlock: block (%u,%u,%u) has %d threads waiting at barriers "
+                                        "that the others do not reach (a barrier in divergent code?)\n",
+                                bs.idx.x, bs.idx.y, bs.idx.z, br.alive);
+                        abort();
+                    }
+                }
+    }
     run = nullptr;
     block = nullptr;
     current = nullptr;
+    if (g_fault) {
+        fflush(stdout); // the message after what the test printed so far
+        fprintf(stderr, "vcemu: kernel fault: %s\n", g_fault);
+        return g_last = cudaErrorLaunchFailure;
+    }
     return cudaSuccess;
 }
 
@@ -260,11 +363,19 @@ cudaError_t run_grid(dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg)
 // allocations never use, as under CUDA's unified addressing: a device pointer
 // never equals a freed host array's address (the backend's weight cache, keyed
 // by host addresses, relies on that). First fit over page-rounded blocks.
+// Only live blocks are accessible: a block ends at most 255 bytes before an
+// inaccessible page (its start is 256-byte aligned, as cudaMalloc's), and freed
+// blocks are inaccessible, so a kernel or library reading past an allocation
+// or after cudaFree faults instead of reading stale memory.
 static std::mutex g_mu;
-static std::map<uintptr_t, size_t> g_allocs; // device allocations: base -> bytes
+static std::map<uintptr_t, size_t> g_allocs; // device allocations: pointer -> bytes
 static std::map<uintptr_t, size_t> g_holes;  // free parts of the range: base -> bytes
 static size_t g_in_use;                      // bytes of the blocks in g_allocs
-constexpr size_t kPage = 4096;
+constexpr size_t kPage = 4096, kAlign = 256;
+
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+static size_t data_pages(size_t bytes) { return round_up(bytes ? bytes : 1, kPage); }
+static size_t block_bytes(size_t bytes) { return data_pages(bytes) + kPage; } // and the guard page
 
 // VCEMU_DEVICE_MB: a smaller device, for the backend's out-of-memory paths
 static size_t device_limit()
@@ -276,15 +387,36 @@ static size_t device_limit()
     return limit;
 }
 
+static uintptr_t g_range_lo, g_range_hi;
+
+// A fault inside the device range names itself before the process dies of it.
+static void on_segv(int sig, siginfo_t *info, void *)
+{
+    const uintptr_t a = (uintptr_t)info->si_addr;
+    if (a >= g_range_lo && a < g_range_hi) {
+        static const char msg[] = "vcemu: access to emulated device memory outside every live allocation "
+                                  "(past the end of one, or after its cudaFree)\n";
+        if (write(2, msg, sizeof msg - 1) < 0) { /* nothing more to do */ }
+    }
+    signal(sig, SIG_DFL); // returning re-runs the access, which now ends the process
+}
+
 static bool reserve_range() // with g_mu held
 {
     static bool tried = false;
     if (tried) return !g_holes.empty() || !g_allocs.empty();
     tried = true;
     for (size_t bytes = (size_t)64 << 30; bytes >= ((size_t)4 << 30); bytes /= 2) {
-        void *m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *m = mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (m == MAP_FAILED) continue;
         g_holes[(uintptr_t)m] = bytes;
+        g_range_lo = (uintptr_t)m;
+        g_range_hi = g_range_lo + bytes;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_segv;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGSEGV, &sa, nullptr);
         return true;
     }
     return false;
@@ -303,26 +435,29 @@ extern "C" cudaError_t cudaMalloc(void **p, size_t bytes)
 {
     *p = nullptr;
     if (bytes > ((size_t)64 << 30)) return g_last = cudaErrorMemoryAllocation;
-    const size_t need = (bytes + kPage - 1) / kPage * kPage + kPage; // a page past the end: no two blocks touch
-    void *m = nullptr;
+    const size_t need = block_bytes(bytes);
+    uintptr_t base = 0;
     {
         std::lock_guard<std::mutex> lk(g_mu);
         if (!reserve_range() || g_in_use + need > device_limit()) return g_last = cudaErrorMemoryAllocation;
         for (auto it = g_holes.begin(); it != g_holes.end(); ++it) {
             if (it->second < need) continue;
-            const uintptr_t base = it->first;
+            base = it->first;
             const size_t left = it->second - need;
             g_holes.erase(it);
             if (left) g_holes[base + need] = left;
-            m = (void *)base;
-            g_allocs[base] = bytes;
-            g_in_use += need;
             break;
         }
+        if (!base || mprotect((void *)base, data_pages(bytes), PROT_READ | PROT_WRITE) != 0) {
+            if (base) g_holes[base] = need; // (a neighbour hole stays separate: first fit still finds both)
+            return g_last = cudaErrorMemoryAllocation;
+        }
+        const uintptr_t ptr = base + data_pages(bytes) - round_up(bytes, kAlign); // its end against the guard
+        g_allocs[ptr] = bytes;
+        g_in_use += need;
+        *p = (void *)ptr;
     }
-    if (!m) return g_last = cudaErrorMemoryAllocation;
-    memset(m, 0xCB, bytes); // device memory is not zeroed: make reads of it before writes visible
-    *p = m;
+    memset(*p, 0xCB, bytes); // device memory is not zeroed: make reads of it before writes visible
     return cudaSuccess;
 }
 
@@ -332,11 +467,12 @@ extern "C" cudaError_t cudaFree(void *p)
     std::lock_guard<std::mutex> lk(g_mu);
     auto it = g_allocs.find((uintptr_t)p);
     if (it == g_allocs.end()) return g_last = cudaErrorInvalidValue;
-    uintptr_t base = it->first;
-    size_t size = (it->second + kPage - 1) / kPage * kPage + kPage;
+    const uintptr_t base = it->first & ~(uintptr_t)(kPage - 1);
+    size_t size = block_bytes(it->second);
     g_allocs.erase(it);
     g_in_use -= size;
     madvise((void *)base, size, MADV_DONTNEED); // the pages go back; the addresses stay reserved
+    mprotect((void *)base, size, PROT_NONE);
     auto next = g_holes.lower_bound(base);      // coalesce with the neighbouring holes
     if (next != g_holes.end() && base + size == next->first) {
         size += next->second;
@@ -430,6 +566,7 @@ extern "C" const char *cudaGetErrorString(cudaError_t e)
     case cudaErrorInvalidValue: return "invalid argument (emulated)";
     case cudaErrorMemoryAllocation: return "out of memory (emulated)";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument (emulated)";
+    case cudaErrorLaunchFailure: return "unspecified launch failure (emulated)";
     default: return "error (emulated)";
     }
 }

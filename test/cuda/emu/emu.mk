@@ -14,9 +14,13 @@ $(EMU_DIR)/gen/%.cc: kernels/%.cu test/cuda/emu/cu2cpp.py
 	@mkdir -p $(dir $@)
 	python3 test/cuda/emu/cu2cpp.py $< $@
 
+# The kernels check the alignment of every access they make: a GPU faults on a
+# misaligned vector (uint4, __half2) or scalar access, which x86 executes.
+EMU_KERNEL_FLAGS := -fsanitize=alignment -fno-sanitize-recover=alignment
+
 $(EMU_DIR)/obj/%.o: $(EMU_DIR)/gen/%.cc kernels/vc_kernels.h $(wildcard kernels/*.cuh) $(wildcard test/cuda/emu/include/*.h)
 	@mkdir -p $(dir $@)
-	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
+	$(CXX) $(EMU_CXXFLAGS) $(EMU_KERNEL_FLAGS) -c $< -o $@
 
 $(EMU_DIR)/obj/emu.o: test/cuda/emu/emu.cc $(wildcard test/cuda/emu/include/*.h)
 	@mkdir -p $(dir $@)
@@ -29,7 +33,7 @@ $(EMU_DIR)/obj/%.o: lib/backend/cuda/%.c $(wildcard lib/backend/cuda/*.h) kernel
 
 $(EMU_SO): $(EMU_OBJ) test/cuda/emu/emu.map
 	$(CC) -shared -Wl,-soname,libvideocrafter-cuda.so.1 -Wl,--version-script=test/cuda/emu/emu.map \
-	    -Wl,--no-undefined $(LDFLAGS_ALL) -o $@ $(EMU_OBJ) $(LIBS) -lstdc++ -lm -ldl -pthread
+	    -Wl,--no-undefined $(LDFLAGS_ALL) $(EMU_KERNEL_FLAGS) -o $@ $(EMU_OBJ) $(LIBS) -lstdc++ -lm -ldl -pthread
 
 # the emulated cuDNN, which the backend opens through VIDEOCRAFTER_CUDNN; it
 # reaches the emulator's device-memory records in the backend library
@@ -42,8 +46,9 @@ $(EMU_DIR)/test_cuda_backend $(EMU_DIR)/test_cuda_memory: $(EMU_DIR)/%: test/cud
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(AR_LIB) $(LIBS)
 
-# make check: every kernel at reduced shapes in both modes, and the text tower's
-# reference cases through the emulated backend (seconds). The other parity
+# make check: every kernel at reduced shapes in both modes, in both schedule
+# orders, and the text tower's reference cases through the emulated backend
+# (seconds). The other parity
 # tests take many minutes emulated: check-cuda-emu-full.
 EMU_RUN := OPENBLAS_NUM_THREADS=1 VIDEOCRAFTER_CUDNN=$(abspath $(EMU_CUDNN))
 EMU_ENV := $(EMU_RUN) LD_LIBRARY_PATH=$(EMU_DIR) VC_TEST_BACKEND=cuda
@@ -53,6 +58,8 @@ check-cuda-emu check-cuda-emu-full:
 else
 check-cuda-emu: all $(EMU_SO) $(EMU_CUDNN) $(EMU_DIR)/test_cuda_backend $(EMU_DIR)/test_cuda_memory $(BUILD)/test/test_text
 	$(EMU_RUN) $(EMU_DIR)/test_cuda_backend --small --expect-cudnn
+	@echo "== test_cuda_backend, threads and blocks in reverse order (a missing barrier reads stale data in one order)"
+	$(EMU_RUN) VCEMU_SCHEDULE=reverse $(EMU_DIR)/test_cuda_backend --small --expect-cudnn
 	$(EMU_RUN) VCEMU_DEVICE_MB=96 $(EMU_DIR)/test_cuda_memory
 	@set -e; for prec in fp32 fp16; do echo "== test_text (emulated cuda $$prec)"; \
 	    $(EMU_ENV) VIDEOCRAFTER_CUDA_PRECISION=$$prec $(BUILD)/test/test_text; done

@@ -60,7 +60,11 @@ void *dyn_smem();
 int lane_id();
 
 using body_fn = void (*)(void *);
-cudaError_t run_grid(dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg);
+cudaError_t run_grid(const void *kernel, dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg);
+cudaError_t set_max_dynamic_smem(const void *kernel, int bytes);
+void async_copy_issue(void *dst, const void *src, size_t bytes, size_t zfill);
+void async_copy_commit();
+void async_copy_wait(unsigned pending);
 
 template <class K, class Tuple>
 struct job {
@@ -80,7 +84,7 @@ struct launcher {
     void operator()(K kernel, A... args) const
     {
         job<K, std::tuple<A...>> j{kernel, std::tuple<A...>(args...)};
-        run_grid(grid, blk, smem, &job<K, std::tuple<A...>>::run, &j);
+        run_grid((const void *)kernel, grid, blk, smem, &job<K, std::tuple<A...>>::run, &j);
     }
 };
 inline launcher launch(dim3 grid, dim3 blk, size_t smem = 0, cudaStream_t = nullptr) { return {grid, blk, smem}; }
@@ -209,9 +213,10 @@ inline float __bfloat162float(__nv_bfloat16 h)
 }
 
 template <class F>
-cudaError_t cudaFuncSetAttribute(F, cudaFuncAttribute, int)
+cudaError_t cudaFuncSetAttribute(F kernel, cudaFuncAttribute attr, int value)
 {
-    return cudaSuccess;
+    if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaErrorInvalidValue;
+    return vcemu::set_max_dynamic_smem((const void *)kernel, value);
 }
 
 // WMMA: every lane keeps the whole tile; loads and stores are warp collectives
