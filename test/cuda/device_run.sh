@@ -7,6 +7,8 @@
 # 3. bench: a real-size t2v-512-v2 file (random weights), our UNet step and a
 #    320x512x16 50-step guided video, against our PyTorch model in fp16 on the
 #    same card; peak GPU memory sampled with nvidia-smi.
+# 4. compute-sanitizer racecheck and memcheck on the reduced kernel checks, if
+#    time is left.
 # Logs go to $OUT (device tool) or ./device-out. Each phase has its own timeout
 # so the whole stays under ~9 minutes. DEVICE_RUN_NO_BENCH=1: checks only (a
 # dry run of the packing on a machine without a GPU).
@@ -75,6 +77,22 @@ mark "bench ours fp16 without cuBLASLt"
 echo "== UNet step with the linear biases in their own pass (VIDEOCRAFTER_CUBLASLT=off; A/B against the fp16 row)"
 VIDEOCRAFTER_CUDA_PRECISION=fp16 VIDEOCRAFTER_CUBLASLT=off timeout 60 "$B/bench/bench_model" --backend cuda \
     --ckpt $M/model.ckpt --frames 16 --ddim-frames 0 --video-steps 0 --threads 8 --out "$OUT/bench_cuda_fp16_nolt.json.txt"
+# 4. compute-sanitizer on the reduced kernel checks, in the time left: hazards
+# in shared memory (racecheck) and out-of-bounds or misaligned accesses
+# (memcheck) on the hardware itself. It refuses the device under gVisor.
+left=$(( 540 - ($(date +%s) - T0) ))
+if [ $left -gt 60 ] && command -v compute-sanitizer >/dev/null; then
+    for tool in racecheck memcheck; do
+        phase "4. compute-sanitizer --tool $tool (kernel checks, --small)"
+        mark "sanitizer $tool"
+        timeout $(( left / 2 - 5 )) compute-sanitizer --tool $tool --print-limit 20 \
+            "$B/test/cuda/test_cuda_backend" --small 2>&1 | grep -v ' ok$' | tail -40
+        left=$(( 540 - ($(date +%s) - T0) ))
+        [ $left -gt 30 ] || break
+    done
+else
+    phase "4. compute-sanitizer skipped (${left} s left, or not installed)"
+fi
 mark end
 kill $SMI 2>/dev/null
 phase "peak GPU memory used (MiB) per phase"
@@ -82,6 +100,6 @@ awk -F', ' '/MARK/{p=$0; sub(/.*MARK /,"",p); next} {if ($2+0 > m[p]) m[p]=$2+0}
 python3 bench/compare.py "$OUT"/bench_cuda_*.json "$OUT"/torch_cuda_fp16.json 2>&1 | tail -20
 phase "summary"
 cp "$LOG" "$W/log.snapshot" # the summary is appended to the log it reads
-grep -E 'FAIL|all CUDA backend checks passed|\[  PASSED  \]|GEMM rate|unet 320x512|ddim step|video 320x512|cuda profile' \
+grep -E 'FAIL|all CUDA backend checks passed|\[  PASSED  \]|GEMM rate|unet 320x512|ddim step|video 320x512|cuda profile|SUMMARY' \
     "$W/log.snapshot" | grep -v '^ *attention seq' | head -60
 phase "done"

@@ -133,6 +133,10 @@ EXPORT cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void *alpha_p,
     if (algo != CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM && algo != CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM)
         return CUDNN_STATUS_NOT_SUPPORTED;
     if (cd->u == 3) return CUDNN_STATUS_NOT_SUPPORTED;
+    struct scope { // device memory is accessible to the emulated device's work only (emu.cc)
+        scope() { vcemu_device_enter(); }
+        ~scope() { vcemu_device_leave(); }
+    } in_device;
     if (algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) {
         if (ws_bytes < kPrecompWorkspace || !vcemu_is_device(ws)) return CUDNN_STATUS_BAD_PARAM;
         memset(ws, 0xA5, kPrecompWorkspace); // scribbled on, as a real one does

@@ -59,6 +59,14 @@ vcemu_switch:
 
 static thread_local cudaError_t g_last = cudaSuccess;
 
+// the emulated device's own work (kernels, copies, cuBLAS) may touch device memory; host code may not
+struct device_scope {
+    device_scope() { vcemu_device_enter(); }
+    ~device_scope() { vcemu_device_leave(); }
+    device_scope(const device_scope &) = delete;
+    device_scope &operator=(const device_scope &) = delete;
+};
+
 namespace vcemu {
 
 constexpr size_t kStack = 256 * 1024;
@@ -286,8 +294,13 @@ static size_t smem_allowed(const void *kernel)
     return it == g_smem_allowed.end() ? kSmemDefault : std::max(kSmemDefault, it->second);
 }
 
-cudaError_t run_grid(const void *kernel, dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg)
+cudaError_t run_grid(const void *kernel, dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg, int host_arg)
 {
+    if (host_arg >= 0) { // a GPU faults at the first access through it
+        fprintf(stderr, "vcemu: kernel argument %d is a host pointer, not device memory\n", host_arg);
+        return g_last = cudaErrorInvalidValue;
+    }
+    device_scope scope;
     std::lock_guard<std::mutex> lk(g_grid_mu);
     const long nthreads = (long)blk.x * blk.y * blk.z;
     if (nthreads <= 0 || nthreads > kMaxThreads || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 ||
@@ -363,10 +376,12 @@ cudaError_t run_grid(const void *kernel, dim3 grid, dim3 blk, size_t smem, body_
 // allocations never use, as under CUDA's unified addressing: a device pointer
 // never equals a freed host array's address (the backend's weight cache, keyed
 // by host addresses, relies on that). First fit over page-rounded blocks.
-// Only live blocks are accessible: a block ends at most 255 bytes before an
-// inaccessible page (its start is 256-byte aligned, as cudaMalloc's), and freed
-// blocks are inaccessible, so a kernel or library reading past an allocation
-// or after cudaFree faults instead of reading stale memory.
+// Only live blocks are accessible, and only to the emulated device's work
+// (device_scope): host code touching device memory faults, as on a GPU. A
+// block ends at most 255 bytes before an inaccessible page (its start is
+// 256-byte aligned, as cudaMalloc's), and freed blocks are inaccessible, so a
+// kernel or library reading past an allocation or after cudaFree faults
+// instead of reading stale memory.
 static std::mutex g_mu;
 static std::map<uintptr_t, size_t> g_allocs; // device allocations: pointer -> bytes
 static std::map<uintptr_t, size_t> g_holes;  // free parts of the range: base -> bytes
@@ -376,6 +391,46 @@ constexpr size_t kPage = 4096, kAlign = 256;
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 static size_t data_pages(size_t bytes) { return round_up(bytes ? bytes : 1, kPage); }
 static size_t block_bytes(size_t bytes) { return data_pages(bytes) + kPage; } // and the guard page
+static void *block_base(uintptr_t ptr) { return (void *)(ptr & ~(uintptr_t)(kPage - 1)); }
+
+// Scopes nest and are held by one thread at a time; cudaMalloc and cudaFree
+// take the same lock, so whether live blocks are accessible is settled.
+static std::recursive_mutex g_scope_mu;
+static int g_scope_depth;
+
+static void protect_live(int prot) // with g_mu held
+{
+    for (const auto &a : g_allocs) mprotect(block_base(a.first), data_pages(a.second), prot);
+}
+
+// VCEMU_HOST_GUARD=off leaves live blocks accessible to host code: faster
+// (no mprotect calls around each piece of device work), and nothing is checked
+static bool host_guard()
+{
+    static const bool on = [] {
+        const char *s = getenv("VCEMU_HOST_GUARD");
+        return !(s && !strcmp(s, "off"));
+    }();
+    return on;
+}
+
+extern "C" void vcemu_device_enter(void)
+{
+    g_scope_mu.lock();
+    if (g_scope_depth++ == 0 && host_guard()) {
+        std::lock_guard<std::mutex> lk(g_mu);
+        protect_live(PROT_READ | PROT_WRITE);
+    }
+}
+
+extern "C" void vcemu_device_leave(void)
+{
+    if (--g_scope_depth == 0 && host_guard()) {
+        std::lock_guard<std::mutex> lk(g_mu);
+        protect_live(PROT_NONE);
+    }
+    g_scope_mu.unlock();
+}
 
 // VCEMU_DEVICE_MB: a smaller device, for the backend's out-of-memory paths
 static size_t device_limit()
@@ -394,9 +449,11 @@ static void on_segv(int sig, siginfo_t *info, void *)
 {
     const uintptr_t a = (uintptr_t)info->si_addr;
     if (a >= g_range_lo && a < g_range_hi) {
-        static const char msg[] = "vcemu: access to emulated device memory outside every live allocation "
+        static const char host[] = "vcemu: host code touched emulated device memory (or memory freed with cudaFree)\n";
+        static const char dev[] = "vcemu: the emulated device touched memory outside every live allocation "
                                   "(past the end of one, or after its cudaFree)\n";
-        if (write(2, msg, sizeof msg - 1) < 0) { /* nothing more to do */ }
+        const bool in_device = g_scope_depth > 0;
+        if (write(2, in_device ? dev : host, (in_device ? sizeof dev : sizeof host) - 1) < 0) { /* dying anyway */ }
     }
     signal(sig, SIG_DFL); // returning re-runs the access, which now ends the process
 }
@@ -437,6 +494,7 @@ extern "C" cudaError_t cudaMalloc(void **p, size_t bytes)
     if (bytes > ((size_t)64 << 30)) return g_last = cudaErrorMemoryAllocation;
     const size_t need = block_bytes(bytes);
     uintptr_t base = 0;
+    std::lock_guard<std::recursive_mutex> scope(g_scope_mu);
     {
         std::lock_guard<std::mutex> lk(g_mu);
         if (!reserve_range() || g_in_use + need > device_limit()) return g_last = cudaErrorMemoryAllocation;
@@ -458,16 +516,18 @@ extern "C" cudaError_t cudaMalloc(void **p, size_t bytes)
         *p = (void *)ptr;
     }
     memset(*p, 0xCB, bytes); // device memory is not zeroed: make reads of it before writes visible
+    if (g_scope_depth == 0 && host_guard()) mprotect(block_base((uintptr_t)*p), data_pages(bytes), PROT_NONE);
     return cudaSuccess;
 }
 
 extern "C" cudaError_t cudaFree(void *p)
 {
     if (!p) return cudaSuccess;
+    std::lock_guard<std::recursive_mutex> scope(g_scope_mu);
     std::lock_guard<std::mutex> lk(g_mu);
     auto it = g_allocs.find((uintptr_t)p);
     if (it == g_allocs.end()) return g_last = cudaErrorInvalidValue;
-    const uintptr_t base = it->first & ~(uintptr_t)(kPage - 1);
+    const uintptr_t base = (uintptr_t)block_base(it->first);
     size_t size = block_bytes(it->second);
     g_allocs.erase(it);
     g_in_use -= size;
@@ -497,6 +557,7 @@ extern "C" cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cud
                     : kind == cudaMemcpyDeviceToDevice ? dd && sd
                                                        : true;
     if (!ok || (n && (!dst || !src))) return g_last = cudaErrorInvalidValue;
+    device_scope scope;
     if (n) memmove(dst, src, n);
     return cudaSuccess;
 }
@@ -613,6 +674,7 @@ extern "C" cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOpera
     if (ct != CUDA_R_32F && !(ct == CUDA_R_16F && at == CUDA_R_16F)) return CUBLAS_STATUS_NOT_SUPPORTED;
     if (!vcemu_is_device(A) || !vcemu_is_device(B) || !vcemu_is_device(C)) return CUBLAS_STATUS_INVALID_VALUE;
     if (at == CUDA_R_16F && compute != CUBLAS_COMPUTE_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
+    device_scope scope;
     const bool round16 = compute == CUBLAS_COMPUTE_32F_FAST_16F;
     const long ar = ta == CUBLAS_OP_N ? m : k, ac = ta == CUBLAS_OP_N ? k : m;
     const long br = tb == CUBLAS_OP_N ? k : n, bc = tb == CUBLAS_OP_N ? n : k;
@@ -796,6 +858,7 @@ extern "C" cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t 
         if ((uintptr_t)ptrs[i] % al.align[i]) return CUBLAS_STATUS_NOT_SUPPORTED;
     const bool bias = d->epilogue == CUBLASLT_EPILOGUE_BIAS;
     if (bias && (!d->bias || !vcemu_is_device(d->bias))) return CUBLAS_STATUS_INVALID_VALUE;
+    device_scope scope;
     if (c->type == CUDA_R_16F) { // float products, then C, the bias and one rounding
         float *t = nullptr; // device memory, as the emulated cuBLAS wants
         if (cudaMalloc((void **)&t, m * n * sizeof(float)) != cudaSuccess) return CUBLAS_STATUS_ALLOC_FAILED;

@@ -60,7 +60,8 @@ void *dyn_smem();
 int lane_id();
 
 using body_fn = void (*)(void *);
-cudaError_t run_grid(const void *kernel, dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg);
+// host_arg: the index of a kernel argument that is a host pointer, or -1
+cudaError_t run_grid(const void *kernel, dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg, int host_arg);
 cudaError_t set_max_dynamic_smem(const void *kernel, int bytes);
 void async_copy_issue(void *dst, const void *src, size_t bytes, size_t zfill);
 void async_copy_commit();
@@ -77,6 +78,20 @@ struct job {
     }
 };
 
+// the first pointer argument that is not null and not device memory, or -1
+template <class... A>
+int host_pointer_arg(const A &...args)
+{
+    int i = 0, found = -1;
+    const auto check = [&](const auto &a) {
+        if constexpr (std::is_pointer<std::decay_t<decltype(a)>>::value)
+            if (found < 0 && a && !vcemu_is_device((const void *)a)) found = i;
+        i++;
+    };
+    (check(args), ...);
+    return found;
+}
+
 struct launcher {
     dim3 grid, blk;
     size_t smem;
@@ -84,7 +99,7 @@ struct launcher {
     void operator()(K kernel, A... args) const
     {
         job<K, std::tuple<A...>> j{kernel, std::tuple<A...>(args...)};
-        run_grid((const void *)kernel, grid, blk, smem, &job<K, std::tuple<A...>>::run, &j);
+        run_grid((const void *)kernel, grid, blk, smem, &job<K, std::tuple<A...>>::run, &j, host_pointer_arg(args...));
     }
 };
 inline launcher launch(dim3 grid, dim3 blk, size_t smem = 0, cudaStream_t = nullptr) { return {grid, blk, smem}; }

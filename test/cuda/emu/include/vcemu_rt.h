@@ -78,6 +78,10 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta
 /* emulator internals shared with the kernel side and the emulated cuDNN
  * (exported from the emulated backend library for the latter) */
 __attribute__((visibility("default"))) int vcemu_is_device(const void *p);
+/* the emulated device's own work brackets its accesses to device memory,
+ * which host code cannot touch (emu.cc) */
+__attribute__((visibility("default"))) void vcemu_device_enter(void);
+__attribute__((visibility("default"))) void vcemu_device_leave(void);
 
 #ifdef __cplusplus
 }
