@@ -116,13 +116,33 @@ static std::mutex g_grid_mu;
 static const char *g_fault; // the first misuse seen in the running grid: it fails with cudaErrorLaunchFailure
 static unsigned long g_arrivals; // barrier arrivals and thread exits: a sweep of the block without one is a deadlock
 
+static int g_reverse = -1; // -1: VCEMU_SCHEDULE not read yet
+
 static bool reverse_order()
 {
-    static const bool reverse = [] {
+    if (g_reverse < 0) {
         const char *s = getenv("VCEMU_SCHEDULE");
-        return s && !strcmp(s, "reverse");
-    }();
-    return reverse;
+        g_reverse = s && !strcmp(s, "reverse");
+    }
+    return g_reverse;
+}
+
+void set_reverse_order(bool reverse) { g_reverse = reverse; } // between grids (test_emu)
+
+// Shared memory at a block's start: NaN bytes, as a GPU's holds what the last
+// block left there -- a read before the block's own write shows.
+static std::vector<std::pair<void *, size_t>> g_static_shared;
+
+bool register_shared(void *p, size_t bytes)
+{
+    g_static_shared.emplace_back(p, bytes); // under g_grid_mu: from a running kernel
+    return true;
+}
+
+static void poison_shared(block_run &br)
+{
+    memset(br.smem.data(), 0xff, br.smem.size());
+    for (const auto &a : g_static_shared) memset(a.first, 0xff, a.second);
 }
 
 const uint3 &thread_idx() { return current->tid; }
@@ -326,6 +346,7 @@ cudaError_t run_grid(const void *kernel, dim3 grid, dim3 blk, size_t smem, body_
     const unsigned long nblocks = (unsigned long)grid.x * grid.y * grid.z;
     for (unsigned long b = 0; b < nblocks; b++) {
                 const unsigned long i = rev ? nblocks - 1 - b : b;
+                poison_shared(br);
                 bs.idx = {(unsigned)(i % grid.x), (unsigned)(i / grid.x % grid.y), (unsigned)(i / grid.x / grid.y)};
                 br.fibers.assign(nthreads, fiber{});
                 br.warps.assign((nthreads + 31) / 32, warp_state{});

@@ -35,6 +35,14 @@ $(EMU_SO): $(EMU_OBJ) test/cuda/emu/emu.map
 	$(CC) -shared -Wl,-soname,libvideocrafter-cuda.so.1 -Wl,--version-script=test/cuda/emu/emu.map \
 	    -Wl,--no-undefined $(LDFLAGS_ALL) $(EMU_KERNEL_FLAGS) -o $@ $(EMU_OBJ) $(LIBS) -lstdc++ -lm -ldl -pthread
 
+# the emulator's self-test: each hazard it is to reveal, planted in a kernel
+$(EMU_DIR)/gen/test_emu.cc: test/cuda/emu/test_emu.cu test/cuda/emu/cu2cpp.py
+	@mkdir -p $(dir $@)
+	python3 test/cuda/emu/cu2cpp.py $< $@
+
+$(EMU_DIR)/test_emu: $(EMU_DIR)/gen/test_emu.cc $(EMU_DIR)/obj/emu.o $(wildcard test/cuda/emu/include/*.h)
+	$(CXX) $(EMU_CXXFLAGS) $(EMU_KERNEL_FLAGS) -o $@ $< $(EMU_DIR)/obj/emu.o $(LIBS) -lm -pthread
+
 # the emulated cuDNN, which the backend opens through VIDEOCRAFTER_CUDNN; it
 # reaches the emulator's device-memory records in the backend library
 $(EMU_CUDNN): test/cuda/emu/cudnn_emu.cc $(EMU_SO) $(wildcard test/cuda/emu/include/*.h)
@@ -56,7 +64,9 @@ ifneq ($(EMU_ARCH),x86_64)
 check-cuda-emu check-cuda-emu-full:
 	@echo "SKIP: the CUDA emulation switches fibers with x86-64 assembly (this is $(EMU_ARCH))"
 else
-check-cuda-emu: all $(EMU_SO) $(EMU_CUDNN) $(EMU_DIR)/test_cuda_backend $(EMU_DIR)/test_cuda_memory $(BUILD)/test/test_text
+check-cuda-emu: all $(EMU_SO) $(EMU_CUDNN) $(EMU_DIR)/test_emu $(EMU_DIR)/test_cuda_backend $(EMU_DIR)/test_cuda_memory \
+                $(BUILD)/test/test_text
+	$(EMU_DIR)/test_emu
 	$(EMU_RUN) $(EMU_DIR)/test_cuda_backend --small --expect-cudnn
 	@echo "== test_cuda_backend, threads and blocks in reverse order (a missing barrier reads stale data in one order)"
 	$(EMU_RUN) VCEMU_SCHEDULE=reverse $(EMU_DIR)/test_cuda_backend --small --expect-cudnn

@@ -66,6 +66,8 @@ cudaError_t set_max_dynamic_smem(const void *kernel, int bytes);
 void async_copy_issue(void *dst, const void *src, size_t bytes, size_t zfill);
 void async_copy_commit();
 void async_copy_wait(unsigned pending);
+void set_reverse_order(bool reverse); // overrides VCEMU_SCHEDULE (the emulator's self-test)
+bool register_shared(void *p, size_t bytes); // a static __shared__ array (cu2cpp.py)
 
 template <class K, class Tuple>
 struct job {
