@@ -149,12 +149,14 @@ static void cu_gemm(vc_backend *be, const vc_gemm_args *a)
 }
 
 /* Frees the scratch buffers no part of the current op has asked for (they
- * are made again when needed); false: there were none. */
-static bool release_idle_scratch(cuda_impl *c)
+ * are made again when needed), or only those unused for a sampling step's
+ * ops (c->reuse_period, weight_cache.c); false: there were none. */
+static bool release_idle_scratch(cuda_impl *c, bool stale_only)
 {
     bool any = false;
     for (int i = 0; i < SCRATCH_N; i++) {
         if (!c->scratch[i] || c->scratch_used[i] == c->op_clock) continue;
+        if (stale_only && c->scratch_used[i] + c->reuse_period >= c->op_clock) continue;
         cudaFree(c->scratch[i]);
         c->scratch[i] = NULL;
         c->scratch_bytes[i] = 0;
@@ -164,8 +166,11 @@ static bool release_idle_scratch(cuda_impl *c)
     return any;
 }
 
-/* cudaMalloc that makes room when the device is full: idle scratch first (a
- * cudaMalloc to make it again), then cached weights (an upload each). */
+/* cudaMalloc that makes room when the device is full: scratch unused for a
+ * step first (a cudaMalloc to make it again), then cached weights (an upload
+ * each), then scratch used in the step. A buffer that every step needs, freed
+ * to make room for a weight, would only evict weights when it is made again
+ * (a cudaFree waiting for the device besides). */
 cudaError_t dev_malloc(cuda_impl *c, void **p, size_t bytes)
 {
     for (;;) {
@@ -173,7 +178,9 @@ cudaError_t dev_malloc(cuda_impl *c, void **p, size_t bytes)
         if (e == cudaSuccess) return e;
         *p = NULL;
         cudaGetLastError(); /* not sticky: clear it */
-        if (e != cudaErrorMemoryAllocation || (!release_idle_scratch(c) && !weight_cache_evict(c, bytes))) return e;
+        if (e != cudaErrorMemoryAllocation ||
+            (!release_idle_scratch(c, true) && !weight_cache_evict(c, bytes) && !release_idle_scratch(c, false)))
+            return e;
     }
 }
 

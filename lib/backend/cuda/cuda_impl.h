@@ -29,7 +29,8 @@ typedef struct weight_slot {
     size_t bytes;              /* host bytes the copy was made from */
     size_t dev_bytes;
     uint32_t print[4];         /* sampled host words at upload time */
-    uint64_t used;             /* op count at the last use (least recently used goes first) */
+    uint64_t used;             /* op count at the last use */
+    uint64_t period;           /* ops between its last two uses (0: used once so far) */
     void *dev;
 } weight_slot;
 
@@ -67,6 +68,7 @@ typedef struct cuda_impl {
     weight_slot *slots;        /* open addressing on the host pointer */
     size_t n_slots, used_slots;
     uint64_t evictions;        /* weight copies freed to make room */
+    uint64_t reuse_period;     /* the latest reuse distance of any copy (a sampling step's op count) */
     device_block blocks[MAX_DEVICE_BLOCKS]; /* live allocations of alloc */
     int n_blocks;
     void *scratch[SCRATCH_N];  /* im2col columns or half conv output, half activations, a device weight's
@@ -109,7 +111,7 @@ void *half_at(const cuda_impl *c, const float *p);
 const void *act_half(vc_backend *be, const float *x, int64_t n);
 
 /* weight_cache.c */
-/* frees at least bytes of least recently used copies the current op has not used; false: none */
+/* frees at least bytes of copies the current op has not used, those needed latest first; false: none */
 bool weight_cache_evict(cuda_impl *c, size_t bytes);
 void device_block_add(cuda_impl *c, const void *p, size_t bytes);
 void device_block_remove(cuda_impl *c, const void *p);

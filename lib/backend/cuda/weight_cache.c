@@ -9,10 +9,18 @@
  * pass through.
  *
  * When device memory runs out, an allocation of the backend (dev_malloc)
- * frees the idle scratch buffers, then the least recently used copies the
- * current op has not touched, and tries again: the copies of a freed model
- * (the cache cannot see a model being freed) go first, and a model larger
- * than the GPU still runs, uploading part of its weights each step.
+ * frees the idle scratch buffers, then copies the current op has not touched,
+ * and tries again. Which copies go is a guess at the one needed latest, from
+ * each copy's reuse distance (the ops between its last two uses):
+ *  - first, copies overdue by a quarter of that distance, oldest first (a
+ *    freed model's, which the cache cannot see being freed, or a text
+ *    encoder's between prompts); a copy used once is overdue after the
+ *    latest reuse distance seen;
+ *  - then the copy whose next use is furthest away. A sampling loop uses its
+ *    weights in the same order every step, so that is the one used most
+ *    recently: a model larger than the GPU keeps a fixed part resident and
+ *    uploads the rest each step, where least-recently-used would upload all
+ *    of it every step.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +28,14 @@
 #include "cuda_impl.h"
 
 enum { COPY_DEAD = -1 }; /* a freed slot left in its probe chain until the next rehash */
+
+/* An evicted copy leaves a ghost (dev NULL, its last use kept): uploaded
+ * again, the copy knows its reuse distance, which the eviction order needs.
+ * Ghosts are hints: a rehash drops them all once they outnumber the live
+ * copies by this many (a context loading model after model). */
+enum { MAX_SPARE_GHOSTS = 4096 };
+
+static bool is_ghost(const weight_slot *sl) { return sl->kind != COPY_DEAD && !sl->dev; }
 
 static size_t hash_key(const void *p, int kind, size_t n)
 {
@@ -31,10 +47,13 @@ static bool rehash(cuda_impl *c, size_t n)
 {
     weight_slot *s = calloc(n, sizeof *s);
     if (!s) return false;
-    size_t used = 0;
+    size_t live = 0, ghosts = 0, used = 0;
+    for (size_t i = 0; i < c->n_slots; i++)
+        if (c->slots[i].host && c->slots[i].kind != COPY_DEAD) *(is_ghost(&c->slots[i]) ? &ghosts : &live) += 1;
+    const bool keep_ghosts = ghosts <= live + MAX_SPARE_GHOSTS;
     for (size_t i = 0; i < c->n_slots; i++) {
         const weight_slot *old = &c->slots[i];
-        if (!old->host || old->kind == COPY_DEAD) continue;
+        if (!old->host || old->kind == COPY_DEAD || (is_ghost(old) && !keep_ghosts)) continue;
         size_t h = hash_key(old->host, old->kind, n);
         while (s[h].host) h = (h + 1) & (n - 1);
         s[h] = *old;
@@ -62,39 +81,70 @@ static void drop_slot(cuda_impl *c, weight_slot *sl)
     sl->kind = COPY_DEAD;
 }
 
-struct lru_entry {
+static void evict_slot(cuda_impl *c, weight_slot *sl)
+{
+    cudaFree(sl->dev);
+    sl->dev = NULL; /* a ghost */
+}
+
+struct evict_entry {
+    int overdue;   /* 1: probably not needed again soon (goes first, oldest first) */
+    uint64_t next; /* predicted op of the next use; UINT64_MAX: unknown (used once) */
     uint64_t used;
     size_t slot;
 };
 
-static int by_age(const void *a, const void *b)
+static int by_eviction_order(const void *a, const void *b)
 {
-    const struct lru_entry *x = a, *y = b;
-    return x->used < y->used ? -1 : x->used > y->used;
+    const struct evict_entry *x = a, *y = b;
+    if (x->overdue != y->overdue) return y->overdue - x->overdue;
+    if (x->overdue) return x->used < y->used ? -1 : x->used > y->used;
+    if (x->next != y->next) return x->next > y->next ? -1 : 1; /* furthest first */
+    return x->used > y->used ? -1 : x->used < y->used;         /* then the most recent */
 }
 
-/* Frees at least `bytes` of the least recently used copies that the current
- * op has not used (it may hold their pointers), or all of them; false: there
- * were none. */
+static struct evict_entry eviction_entry(const cuda_impl *c, const weight_slot *sl, size_t slot)
+{
+    const uint64_t age = c->op_clock - sl->used, p = sl->period ? sl->period : c->reuse_period;
+    return (struct evict_entry){
+        .overdue = p && age > p + p / 4,
+        .next = sl->period ? sl->used + sl->period : UINT64_MAX,
+        .used = sl->used,
+        .slot = slot,
+    };
+}
+
+/* Frees at least `bytes` of the copies that the current op has not used (it
+ * may hold their pointers), in the order of the header comment, or all of
+ * them; false: there were none. */
 bool weight_cache_evict(cuda_impl *c, size_t bytes)
 {
-    struct lru_entry *list = c->used_slots ? malloc(c->used_slots * sizeof *list) : NULL;
+    struct evict_entry *list = c->used_slots ? malloc(c->used_slots * sizeof *list) : NULL;
     if (!list) return false;
     size_t n = 0;
     for (size_t i = 0; i < c->n_slots && n < c->used_slots; i++) {
         const weight_slot *sl = &c->slots[i];
-        if (sl->host && sl->kind != COPY_DEAD && sl->used < c->op_clock) list[n++] = (struct lru_entry){sl->used, i};
+        if (sl->host && sl->dev && sl->used < c->op_clock) list[n++] = eviction_entry(c, sl, i);
     }
-    qsort(list, n, sizeof *list, by_age);
+    qsort(list, n, sizeof *list, by_eviction_order);
     size_t freed = 0, k = 0;
     for (; k < n && freed < bytes; k++) {
         freed += c->slots[list[k].slot].dev_bytes;
-        drop_slot(c, &c->slots[list[k].slot]);
+        evict_slot(c, &c->slots[list[k].slot]);
     }
     free(list);
     c->evictions += k;
-    if (k) rehash(c, c->n_slots); /* on failure the dead slots stay, harmless */
     return k > 0;
+}
+
+/* a hit: the reuse distance for the eviction order (uses within one op do not count) */
+static void touch(cuda_impl *c, weight_slot *sl)
+{
+    if (sl->used < c->op_clock) {
+        sl->period = c->op_clock - sl->used;
+        c->reuse_period = sl->period;
+    }
+    sl->used = c->op_clock;
 }
 
 void device_block_add(cuda_impl *c, const void *p, size_t bytes)
@@ -185,17 +235,20 @@ static const void *cached(vc_backend *be, const void *p, size_t bytes, int kind,
     /* the cache first: with unified addressing a cached host address is never
      * device memory, and a hit saves the range checks */
     weight_slot *sl = find_slot(c, p, kind);
-    if (!sl && is_device_memory(c, p)) {
+    if ((!sl || is_ghost(sl)) && is_device_memory(c, p)) {
         if (is_device) *is_device = true;
         return p;
     }
     fingerprint(p, bytes, print); /* host memory from here on */
+    uint64_t last_use = 0; /* of an evicted copy of the same contents */
     if (sl) {
-        if (sl->bytes == bytes && !memcmp(sl->print, print, sizeof print)) {
-            sl->used = c->op_clock;
+        const bool same = sl->bytes == bytes && !memcmp(sl->print, print, sizeof print);
+        if (same && sl->dev) {
+            touch(c, sl);
             return sl->dev;
         }
-        drop_slot(c, sl); /* other contents at the same address: made again below */
+        if (same) last_use = sl->used;
+        drop_slot(c, sl); /* a ghost, or other contents at the same address: made again below */
     }
     size_t dev_bytes = 0;
     void *d = make_copy(be, p, bytes, kind, taps, &dev_bytes); /* may evict: no slot pointer is held */
@@ -208,9 +261,11 @@ static const void *cached(vc_backend *be, const void *p, size_t bytes, int kind,
     size_t h = hash_key(p, kind, c->n_slots);
     while (c->slots[h].host) h = (h + 1) & (c->n_slots - 1);
     c->slots[h] = (weight_slot){
-        .host = p, .kind = kind, .bytes = bytes, .dev_bytes = dev_bytes, .used = c->op_clock, .dev = d};
+        .host = p, .kind = kind, .bytes = bytes, .dev_bytes = dev_bytes, .used = last_use, .dev = d};
     memcpy(c->slots[h].print, print, sizeof print);
     c->used_slots++;
+    if (last_use) touch(c, &c->slots[h]);
+    else c->slots[h].used = c->op_clock;
     return d;
 }
 
@@ -258,7 +313,7 @@ const void *weight_taps(vc_backend *be, const float *w, int32_t co, int32_t ci, 
 void weight_cache_free(cuda_impl *c)
 {
     for (size_t i = 0; i < c->n_slots; i++)
-        if (c->slots[i].host && c->slots[i].kind != COPY_DEAD) cudaFree(c->slots[i].dev);
+        if (c->slots[i].host && c->slots[i].dev) cudaFree(c->slots[i].dev);
     free(c->slots);
     c->slots = NULL;
     c->n_slots = c->used_slots = 0;

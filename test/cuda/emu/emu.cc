@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <time.h>
 
+#include <atomic>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -570,6 +571,8 @@ extern "C" cudaError_t cudaFree(void *p)
     return cudaSuccess;
 }
 
+static std::atomic<unsigned long long> g_uploaded; // host-to-device bytes, for tests of the weight cache
+
 extern "C" cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cudaMemcpyKind kind, cudaStream_t)
 {
     const bool dd = vcemu_is_device(dst), sd = vcemu_is_device(src);
@@ -580,8 +583,11 @@ extern "C" cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cud
     if (!ok || (n && (!dst || !src))) return g_last = cudaErrorInvalidValue;
     device_scope scope;
     if (n) memmove(dst, src, n);
+    if (kind == cudaMemcpyHostToDevice) g_uploaded += n;
     return cudaSuccess;
 }
+
+extern "C" unsigned long long vcemu_uploaded_bytes(void) { return g_uploaded; }
 
 extern "C" cudaError_t cudaStreamCreate(cudaStream_t *s)
 {

@@ -82,6 +82,8 @@ __attribute__((visibility("default"))) int vcemu_is_device(const void *p);
  * which host code cannot touch (emu.cc) */
 __attribute__((visibility("default"))) void vcemu_device_enter(void);
 __attribute__((visibility("default"))) void vcemu_device_leave(void);
+/* host-to-device bytes copied so far (test_cuda_memory reads the weight cache's uploads) */
+__attribute__((visibility("default"))) unsigned long long vcemu_uploaded_bytes(void);
 
 #ifdef __cplusplus
 }
