@@ -251,7 +251,7 @@ int transpose(cudaStream_t s, const float *x, float *y, int ndim, const int64_t 
         out_pos[perm[k]] = k;
     }
     const int ax_i = ndim - 1, ax_x = perm[ndim - 1];
-    TransDesc d;
+    TransDesc d = {}; // unused batch slots too: the whole struct is the kernel argument
     d.nb = 0;
     d.nbatch = 1;
     for (int a = 0; a < ndim; a++) {
@@ -378,7 +378,7 @@ int vck_add_channel(vck_stream s, float *x, const float *v, int64_t n, int C, in
 int vck_permute(vck_stream s, const float *x, float *y, int ndim, const int64_t *shape, const int *perm)
 {
     if (ndim < 1 || ndim > 6) return (int)cudaErrorInvalidValue;
-    PermDesc d;
+    PermDesc d = {};
     d.ndim = ndim;
     int64_t in_stride[6];
     int64_t acc = 1, n = 1;

@@ -315,10 +315,15 @@ static size_t smem_allowed(const void *kernel)
     return it == g_smem_allowed.end() ? kSmemDefault : std::max(kSmemDefault, it->second);
 }
 
-cudaError_t run_grid(const void *kernel, dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg, int host_arg)
+cudaError_t run_grid(const void *kernel, dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg, int host_arg,
+                     int host_at)
 {
     if (host_arg >= 0) { // a GPU faults at the first access through it
-        fprintf(stderr, "vcemu: kernel argument %d is a host pointer, not device memory\n", host_arg);
+        if (host_at < 0)
+            fprintf(stderr, "vcemu: kernel argument %d is a host pointer, not device memory\n", host_arg);
+        else
+            fprintf(stderr, "vcemu: kernel argument %d (a struct) holds a host pointer at byte %d, not device memory\n",
+                    host_arg, host_at);
         return g_last = cudaErrorInvalidValue;
     }
     device_scope scope;
@@ -499,6 +504,20 @@ static bool reserve_range() // with g_mu held
         return true;
     }
     return false;
+}
+
+// A word of a kernel's struct argument that points into host memory: mapped
+// (mincore answers for mapped pages only) and outside the device range, whose
+// unused parts are mapped too.
+bool vcemu::is_host_memory(uintptr_t p)
+{
+    {
+        std::lock_guard<std::mutex> lk(g_mu);
+        if (p >= g_range_lo && p < g_range_hi) return false;
+    }
+    static const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    unsigned char resident;
+    return p >= page && mincore((void *)(p & ~(page - 1)), 1, &resident) == 0;
 }
 
 extern "C" int vcemu_is_device(const void *p)

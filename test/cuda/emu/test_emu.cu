@@ -57,6 +57,17 @@ __global__ void neighbour_k(int *out, int barrier)
     out[t] = v[(t + 1) % blockDim.x];
 }
 
+struct out_args { // pointers inside a struct passed by value, as vck_attn's
+    int n;
+    float v;
+    float *out;
+};
+
+__global__ void struct_arg_k(out_args a)
+{
+    if ((int)threadIdx.x < a.n) a.out[threadIdx.x] = a.v;
+}
+
 __global__ void smem_k(float *out)
 {
     extern __shared__ float dyn[];
@@ -198,6 +209,15 @@ static void check_host_pointer_argument()
     float host[64];
     smem_k<<<1, 64, 256>>>(host);
     expect(cudaGetLastError() == cudaErrorInvalidValue, "a host array as a kernel argument: the launch fails");
+    float *dev = device_floats(64, 0.0f);
+    out_args a = {64, 0.5f, dev};
+    struct_arg_k<<<1, 64>>>(a);
+    expect(cudaGetLastError() == cudaSuccess, "a struct holding device memory as a kernel argument: the launch runs");
+    a.out = host;
+    struct_arg_k<<<1, 64>>>(a);
+    expect(cudaGetLastError() == cudaErrorInvalidValue,
+           "a struct holding a host array (as vck_attn holds q): the launch fails");
+    cudaFree(dev);
 }
 
 static void check_warp_collectives()

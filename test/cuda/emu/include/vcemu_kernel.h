@@ -60,8 +60,11 @@ void *dyn_smem();
 int lane_id();
 
 using body_fn = void (*)(void *);
-// host_arg: the index of a kernel argument that is a host pointer, or -1
-cudaError_t run_grid(const void *kernel, dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg, int host_arg);
+// host_arg: the index of a kernel argument that is a host pointer or a struct
+// holding one (at byte host_at; -1: the argument itself), or -1
+cudaError_t run_grid(const void *kernel, dim3 grid, dim3 blk, size_t smem, body_fn body, void *arg, int host_arg,
+                     int host_at);
+bool is_host_memory(uintptr_t p); // mapped, and not the emulated device's range
 cudaError_t set_max_dynamic_smem(const void *kernel, int bytes);
 void async_copy_issue(void *dst, const void *src, size_t bytes, size_t zfill);
 void async_copy_commit();
@@ -80,14 +83,25 @@ struct job {
     }
 };
 
-// the first pointer argument that is not null and not device memory, or -1
+// The first pointer argument that is not null and not device memory, or -1;
+// a struct argument (vck_attn, vck_ddim) counts when an aligned word of it
+// points into host memory, its byte offset in *at.
 template <class... A>
-int host_pointer_arg(const A &...args)
+int host_pointer_arg(int *at, const A &...args)
 {
     int i = 0, found = -1;
+    *at = -1;
     const auto check = [&](const auto &a) {
-        if constexpr (std::is_pointer<std::decay_t<decltype(a)>>::value)
+        using T = std::decay_t<decltype(a)>;
+        if constexpr (std::is_pointer<T>::value) {
             if (found < 0 && a && !vcemu_is_device((const void *)a)) found = i;
+        } else if constexpr (std::is_class<T>::value && alignof(T) >= 8) {
+            for (size_t off = 0; found < 0 && off + 8 <= sizeof(T); off += 8) {
+                uintptr_t w;
+                memcpy(&w, (const char *)&a + off, 8);
+                if (w && !vcemu_is_device((const void *)w) && is_host_memory(w)) found = i, *at = (int)off;
+            }
+        }
         i++;
     };
     (check(args), ...);
@@ -101,7 +115,9 @@ struct launcher {
     void operator()(K kernel, A... args) const
     {
         job<K, std::tuple<A...>> j{kernel, std::tuple<A...>(args...)};
-        run_grid((const void *)kernel, grid, blk, smem, &job<K, std::tuple<A...>>::run, &j, host_pointer_arg(args...));
+        int at;
+        const int host_arg = host_pointer_arg(&at, args...);
+        run_grid((const void *)kernel, grid, blk, smem, &job<K, std::tuple<A...>>::run, &j, host_arg, at);
     }
 };
 inline launcher launch(dim3 grid, dim3 blk, size_t smem = 0, cudaStream_t = nullptr) { return {grid, blk, smem}; }
