@@ -986,6 +986,25 @@ static void test_checked_backend(void **state)
     assert_int_equal(vc_backend_sync(be), VC_STATUS_BACKEND_ERROR);
     assert_non_null(strstr(vc_context_errmsg(ctx), "silu: y is in a transient buffer"));
     be->ops->transient(be, NULL, 0);
+    /* writes of a transient y that backend.h's vc_transient_*_refusal refuses
+     * (the CUDA backend cannot do them) */
+    float *tk = vc_arena_floats(be, N), *tv = vc_arena_floats(be, N);
+    assert_non_null(tk);
+    assert_non_null(tv);
+    be->ops->fill(be, tk, 0.5f, N);
+    be->ops->fill(be, tv, 0.25f, N);
+    be->ops->transient(be, tk, N);
+    be->ops->linear(be, dx, 10, N / 10, x, NULL, 10, tv, tk); /* a separate residual */
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_BACKEND_ERROR);
+    assert_non_null(strstr(vc_context_errmsg(ctx), "linear: a transient y written with a separate residual"));
+    be->ops->linear(be, dx, 10, N / 10, x, NULL, 10, tk, tk); /* accumulating into itself: allowed */
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_OK);
+    const vc_attn_args mixed = {.q = tv, .k = tk, .v = tv, .o = tv + N / 2, .n_seq = 1, .heads = 1, .lq = 2, .lk = 2,
+                                .d = 4, .kv_group = 1, .q_tok = 4, .k_tok = 4, .v_tok = 4, .o_tok = 4, .scale = 0.5f};
+    be->ops->attention(be, &mixed); /* keys transient, values not */
+    assert_int_equal(vc_backend_sync(be), VC_STATUS_BACKEND_ERROR);
+    assert_non_null(strstr(vc_context_errmsg(ctx), "attention: keys and values not both transient"));
+    be->ops->transient(be, NULL, 0);
     be->ops->free(be, dx);
     vc_context_free(ctx);
 }

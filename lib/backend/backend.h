@@ -97,6 +97,30 @@ static inline void vc_conv2d_out(const vc_conv2d_args *a, int64_t *oh, int64_t *
     *ow = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
 }
 
+/* The writes of a transient y (vc_backend_ops.transient) that are allowed:
+ * the CUDA backend, which writes the halves it holds there directly, does
+ * these and refuses the rest; the cpu-checked backend reports the rest.
+ * NULL: allowed; else what is wrong. linear and feed_forward accumulate only
+ * into y itself, linear_strided writes token rows only, the convolutions take
+ * neither a bias nor a residual, and attention's keys and values are both
+ * transient or neither. */
+static inline const char *vc_transient_accumulate_refusal(const float *residual, const float *y)
+{
+    return residual && residual != y ? "a transient y written with a separate residual" : NULL;
+}
+static inline const char *vc_transient_strided_refusal(const vc_linear_args *a)
+{
+    return a->y_col != 1 ? "a transient y written channel-major" : vc_transient_accumulate_refusal(a->residual, a->y);
+}
+static inline const char *vc_transient_conv_refusal(const float *bias, const float *residual)
+{
+    return bias || residual ? "a transient y written with a bias or residual" : NULL;
+}
+static inline const char *vc_transient_kv_refusal(bool k_transient, bool v_transient)
+{
+    return k_transient != v_transient ? "keys and values not both transient or both not" : NULL;
+}
+
 /* Multi-head attention, o = softmax(scale * q k^T [+ rel-pos terms]) v, per
  * sequence and head. Head h owns channels [h*d, (h+1)*d) of a token vector.
  * Sequence s reads q at q + s*q_seq, k at k + (s/kv_group)*k_seq (same for v):
@@ -178,8 +202,9 @@ typedef struct vc_backend_ops {
      * norm reads: a backend may hold them in its own format there (the CUDA
      * backend's fp16 mode: IEEE half). Call it before the first write; after
      * the mark is cleared, the memory must be written before it is read. The
-     * cpu-checked backend reports any other use. Marks nest: p NULL clears
-     * all but the first n (n = 0: all). */
+     * conditions on those writes: vc_transient_*_refusal. The cpu-checked
+     * backend reports any other use. Marks nest: p NULL clears all but the
+     * first n (n = 0: all). */
     void (*transient)(vc_backend *be, float *p, int64_t n);
 
     /* elementwise (y may alias x) */

@@ -51,6 +51,13 @@ static void violate(vc_backend *be, const char *op, const char *arg, const char 
     if (!c->violation[0]) snprintf(c->violation, sizeof c->violation, "cpu-checked: %s: %s %s", op, arg, why);
 }
 
+/* a write of a transient buffer that backend.h's vc_transient_*_refusal refuses */
+static void refuse(vc_backend *be, const char *op, const char *refusal)
+{
+    checked_impl *c = impl_of(be);
+    if (!c->violation[0]) snprintf(c->violation, sizeof c->violation, "cpu-checked: %s: %s", op, refusal);
+}
+
 static bool in_ranges(const addr_range *r, int n, const void *p)
 {
     for (int i = 0; i < n; i++)
@@ -191,15 +198,15 @@ static void ck_gemm(vc_backend *be, const vc_gemm_args *a)
 static void ck_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, const float *w, const float *bias,
                       int32_t out, const float *residual, float *y)
 {
-    if (residual && residual != y && in_transient(be, y))
-        violate(be, "linear", "y", "is a transient buffer written with a separate residual");
+    const char *refusal = vc_transient_accumulate_refusal(residual, y);
+    if (refusal && in_transient(be, y)) refuse(be, "linear", refusal);
     OPS->linear(inner(be), D(x, "x"), rows, in, wgt(w), wgt(bias), out, D(residual, "residual"), D(y, "y"));
     WROTE(y, rows * out);
 }
 static void ck_linear_strided(vc_backend *be, const vc_linear_args *a)
 {
-    if (in_transient(be, a->y) && ((a->residual && a->residual != a->y) || a->y_col != 1))
-        violate(be, "linear_strided", "y", "is a transient buffer written channel-major or with a separate residual");
+    const char *refusal = vc_transient_strided_refusal(a);
+    if (refusal && in_transient(be, a->y)) refuse(be, "linear_strided", refusal);
     vc_linear_args l = *a;
     l.x = D(a->x, "x");
     l.w = wgt(a->w);
@@ -212,8 +219,8 @@ static void ck_linear_strided(vc_backend *be, const vc_linear_args *a)
 }
 static void ck_conv2d(vc_backend *be, const vc_conv2d_args *a)
 {
-    if ((a->bias || a->residual) && in_transient(be, a->y))
-        violate(be, "conv2d", "y", "is a transient buffer written with a bias or residual");
+    const char *refusal = vc_transient_conv_refusal(a->bias, a->residual);
+    if (refusal && in_transient(be, a->y)) refuse(be, "conv2d", refusal);
     vc_conv2d_args c = *a;
     c.x = D(a->x, "x");
     c.weight = wgt(a->weight);
@@ -230,8 +237,8 @@ static void ck_conv2d(vc_backend *be, const vc_conv2d_args *a)
 static void ck_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int32_t T, int64_t S,
                              const float *w, const float *bias, int32_t co, int32_t kt, const float *residual, float *y)
 {
-    if ((bias || residual) && in_transient(be, y))
-        violate(be, "conv_temporal", "y", "is a transient buffer written with a bias or residual");
+    const char *refusal = vc_transient_conv_refusal(bias, residual);
+    if (refusal && in_transient(be, y)) refuse(be, "conv_temporal", refusal);
     OPS->conv_temporal(inner(be), D(x, "x"), B, ci, T, S, wgt(w), wgt(bias), co, kt, D(residual, "residual"),
                        D(y, "y"));
     WROTE(y, (int64_t)B * T * co * S);
@@ -255,6 +262,8 @@ static void ck_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows
 }
 static void ck_attention(vc_backend *be, const vc_attn_args *a)
 {
+    const char *refusal = vc_transient_kv_refusal(in_transient(be, a->k), in_transient(be, a->v));
+    if (refusal) refuse(be, "attention", refusal);
     vc_attn_args t = *a;
     t.q = D(a->q, "q");
     t.k = D(a->k, "k");

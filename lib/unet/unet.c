@@ -176,6 +176,21 @@ static void transient_release(run *r, int64_t keep)
     if (r->op->transient) r->op->transient(r->be, NULL, keep);
 }
 
+/* What a block function takes from the arena and the transient marks it
+ * opens, given back together when it returns. */
+typedef struct block_scope {
+    size_t arena;
+    int64_t marks;
+} block_scope;
+
+static block_scope block_open(run *r) { return (block_scope){vc_arena_mark(r->be), r->n_marks}; }
+
+static void block_close(run *r, block_scope s)
+{
+    transient_release(r, s.marks);
+    vc_arena_release(r->be, s.arena);
+}
+
 static bool cancelled(run *r)
 {
     if (r->st) return true;
@@ -220,8 +235,7 @@ void vc_unet_timestep_embedding(int64_t t, int32_t dim, float *out)
 static void temporal_conv(run *r, const char *p, const float *x, int32_t C, int64_t S, float *out)
 {
     const float *g[5], *b[5], *w[5], *c[5];
-    size_t mark = vc_arena_mark(r->be);
-    const int64_t marks = r->n_marks;
+    const block_scope scope = block_open(r);
     for (int k = 1; k <= 4; k++) {
         g[k] = wt(r, C, "%s.temopral_conv.conv%d.0.weight", p, k); /* §1.5: misspelt in every checkpoint */
         b[k] = wt(r, C, "%s.temopral_conv.conv%d.0.bias", p, k);
@@ -245,8 +259,7 @@ static void temporal_conv(run *r, const char *p, const float *x, int32_t C, int6
                                  k == 4 ? out : y2);
         }
     }
-    transient_release(r, marks);
-    vc_arena_release(r->be, mark);
+    block_close(r, scope);
 }
 
 /* x [N,ci,hh,ww] -> out [N,co,hh,ww]. */
@@ -254,8 +267,7 @@ static void res_block(run *r, const char *p, const float *x, int32_t ci, int32_t
                       float *out)
 {
     const int64_t S = (int64_t)hh * ww, N = r->N;
-    size_t mark = vc_arena_mark(r->be);
-    const int64_t marks = r->n_marks;
+    const block_scope scope = block_open(r);
     const float *g1 = wt(r, ci, "%s.in_layers.0.weight", p), *b1 = wt(r, ci, "%s.in_layers.0.bias", p);
     const float *w1 = wt(r, (int64_t)co * ci * 9, "%s.in_layers.2.weight", p);
     const float *c1 = wt(r, co, "%s.in_layers.2.bias", p);
@@ -294,8 +306,7 @@ static void res_block(run *r, const char *p, const float *x, int32_t ci, int32_t
             conv(r, h, (int32_t)N, co, hh, ww, w2, c2, co, 3, 1, 1, skip, out);
         }
     }
-    transient_release(r, marks);
-    vc_arena_release(r->be, mark);
+    block_close(r, scope);
 }
 
 /* ------------------------------------------------------------ attention blocks */
@@ -330,8 +341,7 @@ static void basic_block(run *r, const char *p, float *a, int64_t rows, int32_t C
     const int32_t kvw = spatial ? r->D : C;
     const bool ip = spatial && u->use_image_attention;
     const bool rel = !spatial && u->use_relative_position;
-    size_t mark = vc_arena_mark(r->be);
-    const int64_t marks = r->n_marks;
+    const block_scope scope = block_open(r);
     const float *n1w = wt(r, C, "%s.norm1.weight", p), *n1b = wt(r, C, "%s.norm1.bias", p);
     const float *n2w = wt(r, C, "%s.norm2.weight", p), *n2b = wt(r, C, "%s.norm2.bias", p);
     const float *n3w = wt(r, C, "%s.norm3.weight", p), *n3b = wt(r, C, "%s.norm3.bias", p);
@@ -452,8 +462,7 @@ static void basic_block(run *r, const char *p, float *a, int64_t rows, int32_t C
         }
     }
 done:
-    transient_release(r, marks);
-    vc_arena_release(r->be, mark);
+    block_close(r, scope);
 }
 
 /* SpatialTransformer (§5.5): x, out [N,C,S] per frame. */
@@ -461,8 +470,7 @@ static void spatial_tf(run *r, const char *p, const float *x, int32_t C, int64_t
 {
     const int64_t CC = (int64_t)C * C, N = r->N, rows = N * S;
     const int32_t d = r->u->num_head_channels;
-    size_t mark = vc_arena_mark(r->be);
-    const int64_t marks = r->n_marks;
+    const block_scope scope = block_open(r);
     const float *gw = wt(r, C, "%s.norm.weight", p), *gb = wt(r, C, "%s.norm.bias", p);
     const float *pi = wt(r, CC, "%s.proj_in.weight", p), *pib = wt(r, C, "%s.proj_in.bias", p);
     const float *po = wt(r, CC, "%s.proj_out.weight", p), *pob = wt(r, C, "%s.proj_out.bias", p);
@@ -493,8 +501,7 @@ static void spatial_tf(run *r, const char *p, const float *x, int32_t C, int64_t
         };
         r->op->linear_strided(r->be, &o);
     }
-    transient_release(r, marks);
-    vc_arena_release(r->be, mark);
+    block_close(r, scope);
 }
 
 /* TemporalTransformer (§5.7) and init_attn (§5.8, inner width Ci != C):
@@ -505,8 +512,7 @@ static void temporal_tf(run *r, const char *p, const float *x, int32_t C, int32_
     const int32_t B = r->B, T = r->T;
     const int64_t rows = (int64_t)B * S * T;
     /* init_attn's Conv1d weights [Ci,C,1] have the Linear's elements */
-    size_t mark = vc_arena_mark(r->be);
-    const int64_t marks = r->n_marks;
+    const block_scope scope = block_open(r);
     const float *gw = wt(r, C, "%s.norm.weight", p), *gb = wt(r, C, "%s.norm.bias", p);
     const float *pi = wt(r, (int64_t)Ci * C, "%s.proj_in.weight", p), *pib = wt(r, Ci, "%s.proj_in.bias", p);
     const float *po = wt(r, (int64_t)C * Ci, "%s.proj_out.weight", p), *pob = wt(r, C, "%s.proj_out.bias", p);
@@ -541,8 +547,7 @@ static void temporal_tf(run *r, const char *p, const float *x, int32_t C, int32_
             r->op->linear_strided(r->be, &o);
         }
     }
-    transient_release(r, marks);
-    vc_arena_release(r->be, mark);
+    block_close(r, scope);
 }
 
 /* ------------------------------------------------------------ down/up-sampling (§5.9) */

@@ -113,10 +113,7 @@ static void conv2d_body(vc_backend *be, const vc_conv2d_args *a)
     if (a->bias && !db) return;
     const bool h16 = c->fast16;
     void *y16 = h16 ? half_at(c, a->y) : NULL;
-    if (y16 && (a->bias || a->residual)) {
-        note_cuda(be, cudaErrorInvalidValue, "conv2d: a transient output with a bias or residual");
-        return;
-    }
+    if (y16 && refuse_transient(be, "conv2d", vc_transient_conv_refusal(a->bias, a->residual))) return;
     const void *dw = h16 ? weight_half(be, a->weight, a->co * K) : (const void *)dev_in(be, a->weight, FBYTES(a->co * K));
     if (!dw) return;
     if (conv_cudnn(be, a, dw, db, y16, oh, ow)) return;
@@ -191,10 +188,7 @@ void cu_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t ci, int
     const int64_t K = (int64_t)kt * ci;
     /* a transient y: the GEMMs write the halves it is held as (no bias, no residual) */
     void *y16 = h16 ? half_at(c, y) : NULL;
-    if (y16 && (bias || residual)) {
-        note_cuda(be, cudaErrorInvalidValue, "conv_temporal: a transient output with a bias or residual");
-        return;
-    }
+    if (y16 && refuse_transient(be, "conv_temporal", vc_transient_conv_refusal(bias, residual))) return;
     char *yb = y16 ? (char *)y16 : (char *)y;
     const size_t ysz = y16 ? 2 : 4;
     const void *wt = weight_taps(be, w, co, ci, kt);

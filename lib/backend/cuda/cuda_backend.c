@@ -71,6 +71,19 @@ void note_cuda(vc_backend *be, int err, const char *what)
     snprintf(c->errtext, sizeof c->errtext, "cuda: %s failed: %s", what, cudaGetErrorString((cudaError_t)err));
 }
 
+/* A write of a transient buffer this backend does not do (backend.h's
+ * vc_transient_*_refusal; NULL: none): recorded, true. */
+bool refuse_transient(vc_backend *be, const char *op, const char *refusal)
+{
+    cuda_impl *c = impl_of(be);
+    if (!refusal) return false;
+    if (c->error == VC_STATUS_OK) {
+        c->error = VC_STATUS_BACKEND_ERROR;
+        snprintf(c->errtext, sizeof c->errtext, "cuda: %s: %s", op, refusal);
+    }
+    return true;
+}
+
 static void note_blas(vc_backend *be, cublasStatus_t st, const char *what)
 {
     cuda_impl *c = impl_of(be);
@@ -324,10 +337,7 @@ static void cu_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
          * residual into a transient y is y itself: accumulated in half) */
         void *y16 = half_at(c, y);
         const void *x16 = half_at(c, x);
-        if (y16 && residual && residual != y) {
-            note_cuda(be, cudaErrorInvalidValue, "linear: a separate residual into a transient buffer");
-            return;
-        }
+        if (y16 && refuse_transient(be, "linear", vc_transient_accumulate_refusal(residual, y))) return;
         const void *b16 = y16 ? bias_half(be, bias, out) : NULL;
         const void *wh = weight_half(be, w, (int64_t)out * in), *xh = x16 ? x16 : act_half(be, x, rows * in);
         if (!wh || !xh) return;
@@ -378,11 +388,7 @@ static void cu_linear_strided(vc_backend *be, const vc_linear_args *a)
     const float beta = a->residual == a->y ? 1.0f : 0.0f, *after = a->residual != a->y ? a->residual : NULL;
     void *y16 = c->fast16 ? half_at(c, a->y) : NULL; /* a transient token stream: written as half */
     if (y16) {
-        if (!tokens || after) {
-            note_cuda(be, cudaErrorInvalidValue, "linear_strided: a transient output that is not token rows, or a "
-                                                 "separate residual into it");
-            return;
-        }
+        if (refuse_transient(be, "linear_strided", vc_transient_strided_refusal(a))) return;
         gemm_rm_ex(be, true, true, !x_rows_major, true, (int)a->rows, a->out, a->in, 1.0f, x, ldx, a->x_batch, w,
                    a->in, 0, beta, y16, ldy, a->y_batch, a->batch);
         if (db) note_cuda(be, vck_bias_half(c->stream, y16, db, total / a->out, a->out), "bias");
@@ -509,10 +515,7 @@ static void cu_attention(vc_backend *be, const vc_attn_args *a)
         /* transient operands are read and written as the halves they are held as */
         .q16 = half_at(c, a->q), .k16 = half_at(c, a->k), .v16 = half_at(c, a->v), .o16 = half_at(c, a->o),
     };
-    if (!k.k16 != !k.v16) {
-        note_cuda(be, cudaErrorInvalidValue, "attention: keys and values must be both transient or neither");
-        return;
-    }
+    if (refuse_transient(be, "attention", vc_transient_kv_refusal(k.k16, k.v16))) return;
     size_t rel = FBYTES((int64_t)(2 * a->rel_max + 1) * a->d);
     if (a->rel_k) k.rel_k = dev_in(be, a->rel_k, rel);
     if (a->rel_v) k.rel_v = dev_in(be, a->rel_v, rel);
@@ -576,10 +579,7 @@ static void cu_feed_forward(vc_backend *be, const float *x, int64_t rows, int32_
     const void *w2h = weight_half(be, w2, (int64_t)out * inner);
     if (!w2h) return;
     const float *after = residual != y ? residual : NULL;
-    if (y16 && after) {
-        note_cuda(be, cudaErrorInvalidValue, "feed_forward: a separate residual into a transient buffer");
-        return;
-    }
+    if (y16 && refuse_transient(be, "feed_forward", vc_transient_accumulate_refusal(residual, y))) return;
     half_linear_out(be, rows, inner, out, gg, w2h, db2, b16, residual == y ? 1.0f : 0.0f, after, y, y16);
     wrote(be, y, rows * out);
 }

@@ -95,6 +95,7 @@ void wrote(vc_backend *be, const float *y, int64_t n);
 void mark(vc_backend *be, const char *what);
 void resume(vc_backend *be);
 void note_cuda(vc_backend *be, int err, const char *what);
+bool refuse_transient(vc_backend *be, const char *op, const char *refusal);
 void describe(vc_backend *be, const char *conv);
 
 /* cuda_backend.c: device buffers and GEMMs */
