@@ -508,16 +508,20 @@ static bool reserve_range() // with g_mu held
 
 // A word of a kernel's struct argument that points into host memory: mapped
 // (mincore answers for mapped pages only) and outside the device range, whose
-// unused parts are mapped too.
+// unused parts are mapped too. Only words from 2^44 on are taken for
+// pointers: a PIE process's heap, mappings and stack lie there (x86-64),
+// while two ints packed in a word (vck_attn's n_seq and heads) and
+// AddressSanitizer's shadow memory lie below.
 bool vcemu::is_host_memory(uintptr_t p)
 {
+    if (p < ((uintptr_t)1 << 44)) return false;
     {
         std::lock_guard<std::mutex> lk(g_mu);
         if (p >= g_range_lo && p < g_range_hi) return false;
     }
     static const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     unsigned char resident;
-    return p >= page && mincore((void *)(p & ~(page - 1)), 1, &resident) == 0;
+    return mincore((void *)(p & ~(page - 1)), 1, &resident) == 0;
 }
 
 extern "C" int vcemu_is_device(const void *p)
