@@ -9,8 +9,9 @@
 // and a warp's lanes in the opposite order: a barrier missing between two
 // threads shows in one of the two orders, as a stale read. cp.async copies
 // (cuda_pipeline.h) land only at the wait that covers their group; until then
-// their destination holds NaN bytes. Device memory is host memory from malloc,
-// recorded so cudaPointerGetAttributes can tell it from host arrays. cuBLAS
+// their destination holds NaN bytes. Device memory comes from one reserved
+// range, each block right-aligned against a guard page, inaccessible outside
+// the emulated device's own work (docs/cuda.md lists the hazards). cuBLAS
 // GEMMs run on OpenBLAS; 16F operands (and the FAST_16F compute type) round
 // their inputs to half first, as tensor cores see them.
 #include <cblas.h>
@@ -112,7 +113,7 @@ struct block_run {
 fiber *current = nullptr;
 block_state *block = nullptr;
 static block_run *run = nullptr;
-static std::vector<char *> stacks;
+static std::vector<char *> &stacks = *new std::vector<char *>; // kept for the process's life (reachable: no leak)
 static std::mutex g_grid_mu;
 static const char *g_fault; // the first misuse seen in the running grid: it fails with cudaErrorLaunchFailure
 static unsigned long g_arrivals; // barrier arrivals and thread exits: a sweep of the block without one is a deadlock

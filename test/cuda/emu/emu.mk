@@ -54,6 +54,30 @@ $(EMU_DIR)/test_cuda_backend $(EMU_DIR)/test_cuda_memory: $(EMU_DIR)/%: test/cud
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(AR_LIB) $(LIBS)
 
+# The backend's host code (lib/backend/cuda/*.c: the weight cache, the plan
+# caches, the ops' glue) and the test programs once more under
+# AddressSanitizer and UBSan. The kernels and the emulator, whose fibers
+# switch stacks, stay as they are.
+EMU_ASAN_DIR  := $(EMU_DIR)/asan
+EMU_SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+$(EMU_ASAN_DIR)/obj/%.o: lib/backend/cuda/%.c $(wildcard lib/backend/cuda/*.h) kernels/vc_kernels.h \
+                         $(wildcard test/cuda/emu/include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(EMU_SAN_FLAGS) -Itest/cuda/emu/include -c $< -o $@
+
+EMU_HOST_OBJ := $(patsubst lib/backend/cuda/%.c,%.o,$(wildcard lib/backend/cuda/*.c))
+$(EMU_ASAN_DIR)/libvideocrafter-cuda.so.1: $(filter-out $(EMU_HOST_OBJ:%=$(EMU_DIR)/obj/%),$(EMU_OBJ)) \
+                                           $(EMU_HOST_OBJ:%=$(EMU_ASAN_DIR)/obj/%) test/cuda/emu/emu.map
+	$(CC) -shared -Wl,-soname,libvideocrafter-cuda.so.1 -Wl,--version-script=test/cuda/emu/emu.map \
+	    $(LDFLAGS_ALL) $(EMU_SAN_FLAGS) $(EMU_KERNEL_FLAGS) -o $@ $(filter %.o,$^) $(LIBS) -lstdc++ -lm -ldl -pthread
+
+$(EMU_ASAN_DIR)/test_cuda_backend $(EMU_ASAN_DIR)/test_cuda_memory: $(EMU_ASAN_DIR)/%: test/cuda/%.c $(AR_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(EMU_SAN_FLAGS) -o $@ $< $(AR_LIB) $(LIBS)
+
+EMU_ASAN := $(EMU_ASAN_DIR)/libvideocrafter-cuda.so.1 $(EMU_ASAN_DIR)/test_cuda_backend $(EMU_ASAN_DIR)/test_cuda_memory
+
 # make check: every kernel at reduced shapes in both modes, in both schedule
 # orders, and the text tower's reference cases through the emulated backend
 # (seconds). The other parity
@@ -65,12 +89,15 @@ check-cuda-emu check-cuda-emu-full:
 	@echo "SKIP: the CUDA emulation switches fibers with x86-64 assembly (this is $(EMU_ARCH))"
 else
 check-cuda-emu: all $(EMU_SO) $(EMU_CUDNN) $(EMU_DIR)/test_emu $(EMU_DIR)/test_cuda_backend $(EMU_DIR)/test_cuda_memory \
-                $(BUILD)/test/test_text
+                $(EMU_ASAN) $(BUILD)/test/test_text
 	$(EMU_DIR)/test_emu
 	$(EMU_RUN) $(EMU_DIR)/test_cuda_backend --small --expect-cudnn
 	@echo "== test_cuda_backend, threads and blocks in reverse order (a missing barrier reads stale data in one order)"
 	$(EMU_RUN) VCEMU_SCHEDULE=reverse $(EMU_DIR)/test_cuda_backend --small --expect-cudnn
 	$(EMU_RUN) VCEMU_DEVICE_MB=96 $(EMU_DIR)/test_cuda_memory
+	@echo "== the backend's host code under AddressSanitizer and UBSan"
+	$(EMU_RUN) $(EMU_ASAN_DIR)/test_cuda_backend --small --expect-cudnn
+	$(EMU_RUN) VCEMU_DEVICE_MB=96 $(EMU_ASAN_DIR)/test_cuda_memory
 	@set -e; for prec in fp32 fp16; do echo "== test_text (emulated cuda $$prec)"; \
 	    $(EMU_ENV) VIDEOCRAFTER_CUDA_PRECISION=$$prec $(BUILD)/test/test_text; done
 
