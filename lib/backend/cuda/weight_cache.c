@@ -66,6 +66,19 @@ static bool rehash(cuda_impl *c, size_t n)
     return true;
 }
 
+/* Room for one more slot (at most half the table in use): the table rebuilt
+ * without its dead slots, twice as large only if the others fill a quarter.
+ * Copies made again after eviction leave a dead slot each, so a long run
+ * under memory pressure rebuilds the table at its size, not ever larger. */
+static bool make_room(cuda_impl *c)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < c->n_slots; i++) kept += c->slots[i].host && c->slots[i].kind != COPY_DEAD;
+    size_t n = c->n_slots ? c->n_slots : 4096;
+    while ((kept + 1) * 4 > n) n *= 2;
+    return rehash(c, n) && (c->used_slots + 1) * 2 <= c->n_slots;
+}
+
 static weight_slot *find_slot(cuda_impl *c, const void *p, int kind)
 {
     if (!c->n_slots) return NULL;
@@ -253,7 +266,7 @@ static const void *cached(vc_backend *be, const void *p, size_t bytes, int kind,
     size_t dev_bytes = 0;
     void *d = make_copy(be, p, bytes, kind, taps, &dev_bytes); /* may evict: no slot pointer is held */
     if (!d) return NULL;
-    if ((c->used_slots + 1) * 2 > c->n_slots && !rehash(c, c->n_slots ? c->n_slots * 2 : 4096)) {
+    if ((c->used_slots + 1) * 2 > c->n_slots && !make_room(c)) {
         cudaFree(d);
         note_cuda(be, cudaErrorMemoryAllocation, "weight cache");
         return NULL;
