@@ -9,8 +9,8 @@
  * pass through.
  *
  * When device memory runs out, an allocation of the backend (dev_malloc)
- * frees the idle scratch buffers, then copies the current op has not touched,
- * and tries again. Which copies go is a guess at the one needed latest, from
+ * frees the scratch buffers unused for a step, then copies the current op has
+ * not touched, then the other idle scratch, and tries again. Which copies go is a guess at the one needed latest, from
  * each copy's reuse distance (the ops between its last two uses):
  *  - first, copies overdue by a quarter of that distance, oldest first (a
  *    freed model's, which the cache cannot see being freed, or a text
