@@ -21,6 +21,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -411,6 +412,7 @@ cudaError_t run_grid(const void *kernel, dim3 grid, dim3 blk, size_t smem, body_
 // kernel or library reading past an allocation or after cudaFree faults
 // instead of reading stale memory.
 static std::mutex g_mu;
+static uintptr_t g_range_lo, g_range_hi; // the reserved device range
 static std::map<uintptr_t, size_t> g_allocs; // device allocations: pointer -> bytes
 static std::map<uintptr_t, size_t> g_holes;  // free parts of the range: base -> bytes
 static size_t g_in_use;                      // bytes of the blocks in g_allocs
@@ -423,13 +425,24 @@ static void *block_base(uintptr_t ptr) { return (void *)(ptr & ~(uintptr_t)(kPag
 
 // Scopes nest and are held by one thread at a time; cudaMalloc and cudaFree
 // take the same lock, so whether live blocks are accessible is settled.
+// Inside a scope a live block opens at its first access (a fault: on_segv)
+// and stays open to the end of the outermost scope, which closes every block
+// opened: a kernel touches a few blocks, not the hundreds of cached weights.
 static std::recursive_mutex g_scope_mu;
-static int g_scope_depth;
+static std::atomic<int> g_scope_depth; // read by on_segv on any thread (OpenBLAS's too)
+constexpr int kMaxOpen = 1 << 16;
+static std::pair<uintptr_t, size_t> g_open[kMaxOpen]; // blocks opened in this scope (with g_mu held)
+static int g_n_open;
+static std::atomic<long> g_mu_owner; // the thread holding g_mu (on_segv must not wait for itself)
 
-static void protect_live(int prot) // with g_mu held
-{
-    for (const auto &a : g_allocs) mprotect(block_base(a.first), data_pages(a.second), prot);
-}
+static long thread_id() { return (long)syscall(SYS_gettid); }
+
+struct mu_guard { // g_mu, with its owner recorded
+    mu_guard() { g_mu.lock(); g_mu_owner = thread_id(); }
+    ~mu_guard() { g_mu_owner = 0; g_mu.unlock(); }
+    mu_guard(const mu_guard &) = delete;
+    mu_guard &operator=(const mu_guard &) = delete;
+};
 
 // VCEMU_HOST_GUARD=off leaves live blocks accessible to host code: faster
 // (no mprotect calls around each piece of device work), and nothing is checked
@@ -442,22 +455,40 @@ static bool host_guard()
     return on;
 }
 
+static void keep_segv_handler();
+
 extern "C" void vcemu_device_enter(void)
 {
     g_scope_mu.lock();
-    if (g_scope_depth++ == 0 && host_guard()) {
-        std::lock_guard<std::mutex> lk(g_mu);
-        protect_live(PROT_READ | PROT_WRITE);
-    }
+    if (g_scope_depth++ == 0 && host_guard() && g_range_lo) keep_segv_handler();
 }
 
 extern "C" void vcemu_device_leave(void)
 {
-    if (--g_scope_depth == 0 && host_guard()) {
-        std::lock_guard<std::mutex> lk(g_mu);
-        protect_live(PROT_NONE);
+    if (g_scope_depth == 1 && host_guard()) {
+        mu_guard lk;
+        for (int i = 0; i < g_n_open; i++) mprotect((void *)g_open[i].first, g_open[i].second, PROT_NONE);
+        g_n_open = 0;
     }
+    g_scope_depth--;
     g_scope_mu.unlock();
+}
+
+// In a scope: opens the live block holding a; false if there is none (a
+// read past an allocation, or after its cudaFree: the fault is real).
+static bool open_on_fault(uintptr_t a)
+{
+    if (g_scope_depth == 0 || !host_guard() || g_mu_owner == thread_id()) return false;
+    mu_guard lk;
+    auto it = g_allocs.upper_bound(a);
+    if (it == g_allocs.begin()) return false;
+    --it;
+    const uintptr_t base = (uintptr_t)block_base(it->first);
+    const size_t len = data_pages(it->second);
+    if (a < base || a >= base + len || g_n_open == kMaxOpen) return false;
+    if (mprotect((void *)base, len, PROT_READ | PROT_WRITE) != 0) return false;
+    g_open[g_n_open++] = {base, len};
+    return true;
 }
 
 // VCEMU_DEVICE_MB: a smaller device, for the backend's out-of-memory paths
@@ -470,12 +501,16 @@ static size_t device_limit()
     return limit;
 }
 
-static uintptr_t g_range_lo, g_range_hi;
 
-// A fault inside the device range names itself before the process dies of it.
-static void on_segv(int sig, siginfo_t *info, void *)
+static struct sigaction g_prev_segv; // the handler found before ours (a test framework's, say)
+
+// A fault inside the device range opens the block it hit, in a device scope;
+// any other names itself before the handler found before ours (cmocka's) or
+// the default ends the process.
+static void on_segv(int sig, siginfo_t *info, void *uc)
 {
     const uintptr_t a = (uintptr_t)info->si_addr;
+    if (a >= g_range_lo && a < g_range_hi && open_on_fault(a)) return; // the access runs again, now allowed
     if (a >= g_range_lo && a < g_range_hi) {
         static const char host[] = "vcemu: host code touched emulated device memory (or memory freed with cudaFree)\n";
         static const char dev[] = "vcemu: the emulated device touched memory outside every live allocation "
@@ -483,7 +518,27 @@ static void on_segv(int sig, siginfo_t *info, void *)
         const bool in_device = g_scope_depth > 0;
         if (write(2, in_device ? dev : host, (in_device ? sizeof dev : sizeof host) - 1) < 0) { /* dying anyway */ }
     }
+    if (g_prev_segv.sa_flags & SA_SIGINFO) {
+        if (g_prev_segv.sa_sigaction) return g_prev_segv.sa_sigaction(sig, info, uc);
+    } else if (g_prev_segv.sa_handler != SIG_DFL && g_prev_segv.sa_handler != SIG_IGN) {
+        return g_prev_segv.sa_handler(sig);
+    }
     signal(sig, SIG_DFL); // returning re-runs the access, which now ends the process
+}
+
+// Ours in front: a test framework (cmocka) sets its own handler around each
+// test, and lazily opened blocks need ours. Checked at each outermost scope.
+static void keep_segv_handler()
+{
+    struct sigaction cur;
+    if (sigaction(SIGSEGV, nullptr, &cur) != 0) return;
+    if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_segv) return;
+    g_prev_segv = cur;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, nullptr);
 }
 
 static bool reserve_range() // with g_mu held
@@ -497,11 +552,7 @@ static bool reserve_range() // with g_mu held
         g_holes[(uintptr_t)m] = bytes;
         g_range_lo = (uintptr_t)m;
         g_range_hi = g_range_lo + bytes;
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = on_segv;
-        sa.sa_flags = SA_SIGINFO;
-        sigaction(SIGSEGV, &sa, nullptr);
+        keep_segv_handler();
         return true;
     }
     return false;
@@ -517,7 +568,7 @@ bool vcemu::is_host_memory(uintptr_t p)
 {
     if (p < ((uintptr_t)1 << 44)) return false;
     {
-        std::lock_guard<std::mutex> lk(g_mu);
+        mu_guard lk;
         if (p >= g_range_lo && p < g_range_hi) return false;
     }
     static const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
@@ -527,7 +578,7 @@ bool vcemu::is_host_memory(uintptr_t p)
 
 extern "C" int vcemu_is_device(const void *p)
 {
-    std::lock_guard<std::mutex> lk(g_mu);
+    mu_guard lk;
     auto it = g_allocs.upper_bound((uintptr_t)p);
     if (it == g_allocs.begin()) return 0;
     --it;
@@ -542,7 +593,7 @@ extern "C" cudaError_t cudaMalloc(void **p, size_t bytes)
     uintptr_t base = 0;
     std::lock_guard<std::recursive_mutex> scope(g_scope_mu);
     {
-        std::lock_guard<std::mutex> lk(g_mu);
+        mu_guard lk;
         if (!reserve_range() || g_in_use + need > device_limit()) return g_last = cudaErrorMemoryAllocation;
         for (auto it = g_holes.begin(); it != g_holes.end(); ++it) {
             if (it->second < need) continue;
@@ -562,7 +613,7 @@ extern "C" cudaError_t cudaMalloc(void **p, size_t bytes)
         *p = (void *)ptr;
     }
     memset(*p, 0xCB, bytes); // device memory is not zeroed: make reads of it before writes visible
-    if (g_scope_depth == 0 && host_guard()) mprotect(block_base((uintptr_t)*p), data_pages(bytes), PROT_NONE);
+    if (host_guard()) mprotect(block_base((uintptr_t)*p), data_pages(bytes), PROT_NONE); // opens at first use
     return cudaSuccess;
 }
 
@@ -570,7 +621,7 @@ extern "C" cudaError_t cudaFree(void *p)
 {
     if (!p) return cudaSuccess;
     std::lock_guard<std::recursive_mutex> scope(g_scope_mu);
-    std::lock_guard<std::mutex> lk(g_mu);
+    mu_guard lk;
     auto it = g_allocs.find((uintptr_t)p);
     if (it == g_allocs.end()) return g_last = cudaErrorInvalidValue;
     const uintptr_t base = (uintptr_t)block_base(it->first);
