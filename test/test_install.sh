@@ -5,7 +5,7 @@ set -euo pipefail
 BUILD=${BUILD:-build}
 prefix=$(mktemp -d /tmp/vc-install.XXXXXX)
 trap 'rm -rf "$prefix"' EXIT
-make -s BUILD="$BUILD" PREFIX="$prefix" install >/dev/null
+MAKEFLAGS= make -s BUILD="$BUILD" PREFIX="$prefix" install >/dev/null
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 cflags=$(pkg-config --cflags videocrafter)
 libs=$(pkg-config --libs videocrafter)
