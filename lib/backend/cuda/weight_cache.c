@@ -10,8 +10,9 @@
  *
  * When device memory runs out, an allocation of the backend (dev_malloc)
  * frees the scratch buffers unused for a step, then copies the current op has
- * not touched, then the other idle scratch, and tries again. Which copies go is a guess at the one needed latest, from
- * each copy's reuse distance (the ops between its last two uses):
+ * not touched, then the other idle scratch, and tries again. Which copies go
+ * is a guess at the one needed latest, from each copy's reuse distance (the
+ * ops between its last two uses):
  *  - first, copies overdue by a quarter of that distance, oldest first (a
  *    freed model's, which the cache cannot see being freed, or a text
  *    encoder's between prompts); a copy used once is overdue after the
@@ -30,7 +31,8 @@
 enum { COPY_DEAD = -1 }; /* a freed slot left in its probe chain until the next rehash */
 
 /* An evicted copy leaves a ghost (dev NULL, its last use kept): uploaded
- * again, the copy knows its reuse distance, which the eviction order needs.
+ * again into the same slot, the copy knows its reuse distance, which the
+ * eviction order needs.
  * Ghosts are hints: a rehash drops them all once they outnumber the live
  * copies by this many (a context loading model after model). */
 enum { MAX_SPARE_GHOSTS = 4096 };
@@ -67,9 +69,8 @@ static bool rehash(cuda_impl *c, size_t n)
 }
 
 /* Room for one more slot (at most half the table in use): the table rebuilt
- * without its dead slots, twice as large only if the others fill a quarter.
- * Copies made again after eviction leave a dead slot each, so a long run
- * under memory pressure rebuilds the table at its size, not ever larger. */
+ * without its dead slots (other contents seen at a cached address), twice as
+ * large only if the others fill a quarter. */
 static bool make_room(cuda_impl *c)
 {
     size_t kept = 0;
@@ -248,24 +249,28 @@ static const void *cached(vc_backend *be, const void *p, size_t bytes, int kind,
     /* the cache first: with unified addressing a cached host address is never
      * device memory, and a hit saves the range checks */
     weight_slot *sl = find_slot(c, p, kind);
-    if ((!sl || is_ghost(sl)) && is_device_memory(c, p)) {
+    if (!sl && is_device_memory(c, p)) {
         if (is_device) *is_device = true;
         return p;
     }
     fingerprint(p, bytes, print); /* host memory from here on */
-    uint64_t last_use = 0; /* of an evicted copy of the same contents */
-    if (sl) {
-        const bool same = sl->bytes == bytes && !memcmp(sl->print, print, sizeof print);
-        if (same && sl->dev) {
-            touch(c, sl);
-            return sl->dev;
-        }
-        if (same) last_use = sl->used;
-        drop_slot(c, sl); /* a ghost, or other contents at the same address: made again below */
+    if (sl && (sl->bytes != bytes || memcmp(sl->print, print, sizeof print))) {
+        drop_slot(c, sl); /* other contents at the same address: made again below */
+        sl = NULL;
+    }
+    if (sl && sl->dev) {
+        touch(c, sl);
+        return sl->dev;
     }
     size_t dev_bytes = 0;
-    void *d = make_copy(be, p, bytes, kind, taps, &dev_bytes); /* may evict: no slot pointer is held */
+    void *d = make_copy(be, p, bytes, kind, taps, &dev_bytes); /* may evict, which never moves the table */
     if (!d) return NULL;
+    if (sl) { /* a ghost: its copy again, in its slot */
+        sl->dev = d;
+        sl->dev_bytes = dev_bytes;
+        touch(c, sl);
+        return d;
+    }
     if ((c->used_slots + 1) * 2 > c->n_slots && !make_room(c)) {
         cudaFree(d);
         note_cuda(be, cudaErrorMemoryAllocation, "weight cache");
@@ -274,11 +279,9 @@ static const void *cached(vc_backend *be, const void *p, size_t bytes, int kind,
     size_t h = hash_key(p, kind, c->n_slots);
     while (c->slots[h].host) h = (h + 1) & (c->n_slots - 1);
     c->slots[h] = (weight_slot){
-        .host = p, .kind = kind, .bytes = bytes, .dev_bytes = dev_bytes, .used = last_use, .dev = d};
+        .host = p, .kind = kind, .bytes = bytes, .dev_bytes = dev_bytes, .used = c->op_clock, .dev = d};
     memcpy(c->slots[h].print, print, sizeof print);
     c->used_slots++;
-    if (last_use) touch(c, &c->slots[h]);
-    else c->slots[h].used = c->op_clock;
     return d;
 }
 

@@ -435,10 +435,17 @@ static std::pair<uintptr_t, size_t> g_open[kMaxOpen]; // blocks opened in this s
 static int g_n_open;
 static std::atomic<long> g_mu_owner; // the thread holding g_mu (on_segv must not wait for itself)
 
-static long thread_id() { return (long)syscall(SYS_gettid); }
+static long thread_id() { return (long)syscall(SYS_gettid); } // on_segv: no thread_local there
+
+static long cached_thread_id() // for mu_guard, taken around every device-pointer query
+{
+    static thread_local long id;
+    if (!id) id = thread_id();
+    return id;
+}
 
 struct mu_guard { // g_mu, with its owner recorded
-    mu_guard() { g_mu.lock(); g_mu_owner = thread_id(); }
+    mu_guard() { g_mu.lock(); g_mu_owner = cached_thread_id(); }
     ~mu_guard() { g_mu_owner = 0; g_mu.unlock(); }
     mu_guard(const mu_guard &) = delete;
     mu_guard &operator=(const mu_guard &) = delete;
