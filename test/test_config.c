@@ -634,7 +634,7 @@ static void test_weights_dtype_and_estimate(void **state)
     vc_model *m = NULL;
     /* f16 requested: the UNet matrices stay half (issue #10; parity in test_unet), said in the log */
     assert_int_equal(vc_model_load(ctx, vct_path("t2v_512_v1/model.ckpt"), &mp, &m), VC_STATUS_OK);
-    assert_non_null(strstr(logbuf, "UNet matrices kept as f16, widened a layer at a time"));
+    assert_non_null(strstr(logbuf, "UNet matrices kept as float16, widened a layer at a time"));
     /* an older caller's shorter info struct is filled only as far as it reaches */
     struct { uint32_t struct_size; const char *variant; bool image_conditioned; } small;
     memset(&small, 0, sizeof small);

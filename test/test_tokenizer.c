@@ -3,6 +3,7 @@
  * added cases (Unicode, emoji, CJK, HTML, mojibake, truncation, specials), BPE
  * against a direct transcription of the Python loop, bad UTF-8, limits,
  * vocabulary overrides. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,6 +516,56 @@ static void test_vocab_override(void **state)
     vc_context_free(ctx);
 }
 
+/* ------------------------------------------------------------- fuzz inputs */
+
+/* Every file of test/fuzz/regress/fuzz_text (kept fuzz finds) and of its seed
+ * corpus through vc_tokenize with the fuzzer's checks: a refusal is BAD_TEXT
+ * or LIMIT_EXCEEDED with a message, a success starts with SOT and ends its
+ * frame with EOT and zeros (fuzz_text.c holds the full set). */
+static void test_fuzz_prompts(void **state)
+{
+    (void)state;
+    vc_context *ctx = vct_context();
+    static const char *const dirs[] = {"regress", "corpus"};
+    size_t n_files = 0, n_ok = 0;
+    for (int d = 0; d < 2; d++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/test/fuzz/%s/fuzz_text", VC_SOURCE_DIR, dirs[d]);
+        DIR *dh = opendir(dir);
+        if (!dh) continue;
+        struct dirent *e;
+        while ((e = readdir(dh))) {
+            if (e->d_name[0] == '.') continue;
+            char path[8192];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            size_t n;
+            char *prompt = slurp(path, &n);
+            int64_t t[VC_TEXT_CONTEXT_LENGTH];
+            vc_status st = vc_tokenize(ctx, prompt, t);
+            if (st != VC_STATUS_OK) {
+                assert_true(st == VC_STATUS_BAD_TEXT || st == VC_STATUS_LIMIT_EXCEEDED);
+                assert_true(vc_context_errmsg(ctx)[0] != 0);
+            } else {
+                assert_int_equal(t[0], VC_TOKEN_SOT);
+                int last_eot = 0;
+                for (int i = 1; i < VC_TEXT_CONTEXT_LENGTH; i++) {
+                    assert_true(t[i] >= 0 && t[i] < VC_TEXT_VOCAB_SIZE);
+                    if (t[i] == VC_TOKEN_EOT) last_eot = i;
+                }
+                assert_true(last_eot > 0);
+                for (int i = last_eot + 1; i < VC_TEXT_CONTEXT_LENGTH; i++) assert_int_equal(t[i], 0);
+                n_ok++;
+            }
+            free(prompt);
+            n_files++;
+        }
+        closedir(dh);
+    }
+    print_message("  %zu prompt fuzz files replayed, %zu tokenize\n", n_files, n_ok);
+    assert_true(n_ok >= 40); /* the seeds are prompts */
+    vc_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_cleaning),          cmocka_unit_test(test_own_prompts),
         cmocka_unit_test(test_truncation),        cmocka_unit_test(test_bpe_random_words),
         cmocka_unit_test(test_bad_utf8),          cmocka_unit_test(test_vocab_override),
+        cmocka_unit_test(test_fuzz_prompts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

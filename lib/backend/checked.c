@@ -45,17 +45,12 @@ static vc_backend *inner(vc_backend *be) { return impl_of(be)->cpu; }
 static bool is_fake(const void *p) { return ((uintptr_t)p & FAKE_BIT) != 0; }
 static void *fake(void *p) { return p ? (void *)((uintptr_t)p | FAKE_BIT) : NULL; }
 
+/* arg NULL: why names the argument itself (backend.h's vc_transient_*_refusal) */
 static void violate(vc_backend *be, const char *op, const char *arg, const char *why)
 {
     checked_impl *c = impl_of(be);
-    if (!c->violation[0]) snprintf(c->violation, sizeof c->violation, "cpu-checked: %s: %s %s", op, arg, why);
-}
-
-/* a write of a transient buffer that backend.h's vc_transient_*_refusal refuses */
-static void refuse(vc_backend *be, const char *op, const char *refusal)
-{
-    checked_impl *c = impl_of(be);
-    if (!c->violation[0]) snprintf(c->violation, sizeof c->violation, "cpu-checked: %s: %s", op, refusal);
+    if (c->violation[0]) return;
+    snprintf(c->violation, sizeof c->violation, "cpu-checked: %s: %s%s%s", op, arg ? arg : "", arg ? " " : "", why);
 }
 
 static bool in_ranges(const addr_range *r, int n, const void *p)
@@ -199,14 +194,14 @@ static void ck_linear(vc_backend *be, const float *x, int64_t rows, int32_t in, 
                       int32_t out, const float *residual, float *y)
 {
     const char *refusal = vc_transient_accumulate_refusal(residual, y);
-    if (refusal && in_transient(be, y)) refuse(be, "linear", refusal);
+    if (refusal && in_transient(be, y)) violate(be, "linear", NULL, refusal);
     OPS->linear(inner(be), D(x, "x"), rows, in, wgt(w), wgt(bias), out, D(residual, "residual"), D(y, "y"));
     WROTE(y, rows * out);
 }
 static void ck_linear_strided(vc_backend *be, const vc_linear_args *a)
 {
     const char *refusal = vc_transient_strided_refusal(a);
-    if (refusal && in_transient(be, a->y)) refuse(be, "linear_strided", refusal);
+    if (refusal && in_transient(be, a->y)) violate(be, "linear_strided", NULL, refusal);
     vc_linear_args l = *a;
     l.x = D(a->x, "x");
     l.w = wgt(a->w);
@@ -220,7 +215,7 @@ static void ck_linear_strided(vc_backend *be, const vc_linear_args *a)
 static void ck_conv2d(vc_backend *be, const vc_conv2d_args *a)
 {
     const char *refusal = vc_transient_conv_refusal(a->bias, a->residual);
-    if (refusal && in_transient(be, a->y)) refuse(be, "conv2d", refusal);
+    if (refusal && in_transient(be, a->y)) violate(be, "conv2d", NULL, refusal);
     vc_conv2d_args c = *a;
     c.x = D(a->x, "x");
     c.weight = wgt(a->weight);
@@ -238,7 +233,7 @@ static void ck_conv_temporal(vc_backend *be, const float *x, int32_t B, int32_t 
                              const float *w, const float *bias, int32_t co, int32_t kt, const float *residual, float *y)
 {
     const char *refusal = vc_transient_conv_refusal(bias, residual);
-    if (refusal && in_transient(be, y)) refuse(be, "conv_temporal", refusal);
+    if (refusal && in_transient(be, y)) violate(be, "conv_temporal", NULL, refusal);
     OPS->conv_temporal(inner(be), D(x, "x"), B, ci, T, S, wgt(w), wgt(bias), co, kt, D(residual, "residual"),
                        D(y, "y"));
     WROTE(y, (int64_t)B * T * co * S);
@@ -263,7 +258,7 @@ static void ck_layer_norm(vc_backend *be, const float *x, float *y, int64_t rows
 static void ck_attention(vc_backend *be, const vc_attn_args *a)
 {
     const char *refusal = vc_transient_kv_refusal(in_transient(be, a->k), in_transient(be, a->v));
-    if (refusal) refuse(be, "attention", refusal);
+    if (refusal) violate(be, "attention", NULL, refusal);
     vc_attn_args t = *a;
     t.q = D(a->q, "q");
     t.k = D(a->k, "k");

@@ -58,6 +58,8 @@ static inline bool vc_mul_size(size_t a, size_t b, size_t *out)
 VC_HIDDEN bool vc_tensor_is(const vc_tensor *t, vc_dtype dtype, int32_t ndim);
 VC_HIDDEN vc_status vc_tensor_make(vc_context *ctx, vc_tensor *out, vc_dtype dtype, int32_t ndim,
                                    const int64_t *shape);
+/* Names a dtype as "float32", "bfloat16", ... (for messages). */
+VC_HIDDEN const char *vc_dtype_str(vc_dtype dt);
 /* Describes a shape as "[2,4,16,40,64]" into buf. */
 VC_HIDDEN const char *vc_shape_str(const vc_tensor *t, char *buf, size_t cap);
 

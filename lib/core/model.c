@@ -16,20 +16,6 @@ void vc_model_default_params(vc_model_params *p)
     p->weights_dtype = VC_DTYPE_F32;
 }
 
-static const char *dtype_name(vc_dtype d)
-{
-    switch (d) {
-    case VC_DTYPE_F32: return "f32";
-    case VC_DTYPE_F16: return "f16";
-    case VC_DTYPE_BF16: return "bf16";
-    case VC_DTYPE_F64: return "f64";
-    case VC_DTYPE_I64: return "i64";
-    case VC_DTYPE_I32: return "i32";
-    case VC_DTYPE_U8: return "u8";
-    }
-    return "?";
-}
-
 /* A schedule buffer as stored, widened to float32 (spec §7.1 rule, §7.5). */
 static vc_status schedule_buffer(vc_context *ctx, const vc_weights *w, const char *name, int64_t min_len,
                                  const float **out, int32_t *len)
@@ -86,7 +72,7 @@ vc_status vc_model_load(vc_context *ctx, const char *path, const vc_model_params
     }
     if (p.weights_dtype != VC_DTYPE_F32)
         vc_log(ctx, VC_LOG_INFO, "%s: UNet matrices kept as %s, widened a layer at a time", path,
-               dtype_name(p.weights_dtype));
+               vc_dtype_str(p.weights_dtype));
     vc_log(ctx, VC_LOG_DEBUG, "%s: loaded %s (%zu tensors, config %s)", path, m->cfg.variant_id,
            vc_weights_count(m->weights), p.config_path ? p.config_path : "detected");
     *out = m;

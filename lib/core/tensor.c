@@ -74,6 +74,20 @@ bool vc_tensor_is(const vc_tensor *t, vc_dtype dtype, int32_t ndim)
     return t && t->data && t->dtype == dtype && t->ndim == ndim;
 }
 
+const char *vc_dtype_str(vc_dtype dt)
+{
+    switch (dt) {
+    case VC_DTYPE_F32: return "float32";
+    case VC_DTYPE_F16: return "float16";
+    case VC_DTYPE_BF16: return "bfloat16";
+    case VC_DTYPE_F64: return "float64";
+    case VC_DTYPE_I64: return "int64";
+    case VC_DTYPE_I32: return "int32";
+    case VC_DTYPE_U8: return "uint8";
+    }
+    return "unknown dtype";
+}
+
 const char *vc_shape_str(const vc_tensor *t, char *buf, size_t cap)
 {
     size_t len = 0;

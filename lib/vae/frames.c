@@ -11,20 +11,6 @@
 
 #include "vae.h"
 
-const char *vc_vae_dtype_name(vc_dtype dt)
-{
-    switch (dt) {
-    case VC_DTYPE_F32: return "float32";
-    case VC_DTYPE_F16: return "float16";
-    case VC_DTYPE_BF16: return "bfloat16";
-    case VC_DTYPE_F64: return "float64";
-    case VC_DTYPE_I64: return "int64";
-    case VC_DTYPE_I32: return "int32";
-    case VC_DTYPE_U8: return "uint8";
-    }
-    return "unknown dtype";
-}
-
 vc_status vc_video_to_frames(vc_context *ctx, const vc_tensor *video, int32_t b, vc_tensor *frames)
 {
     vc_clear_error(ctx);
@@ -35,7 +21,7 @@ vc_status vc_video_to_frames(vc_context *ctx, const vc_tensor *video, int32_t b,
     if (video->dtype != VC_DTYPE_F32 || video->ndim != 5 || video->shape[1] != 3)
         return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT,
                        "vc_video_to_frames: video must be float32 [B,3,T,H,W]; got %s %s",
-                       vc_vae_dtype_name(video->dtype), vc_shape_str(video, sh, sizeof sh));
+                       vc_dtype_str(video->dtype), vc_shape_str(video, sh, sizeof sh));
     int64_t B = video->shape[0], T = video->shape[2], H = video->shape[3], W = video->shape[4];
     if (B < 1 || T < 1 || H < 1 || W < 1)
         return vc_fail(ctx, VC_STATUS_BAD_SIZE, "vc_video_to_frames: video %s is empty",
@@ -154,7 +140,7 @@ vc_status vc_frames_write_png(vc_context *ctx, const vc_tensor *frames, const ch
         return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT, "vc_frames_write_png: frames is NULL or empty");
     if (frames->dtype != VC_DTYPE_U8 || frames->ndim != 4 || frames->shape[3] != 3)
         return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT, "vc_frames_write_png: frames must be uint8 [T,H,W,3]; got %s %s",
-                       vc_vae_dtype_name(frames->dtype), vc_shape_str(frames, sh, sizeof sh));
+                       vc_dtype_str(frames->dtype), vc_shape_str(frames, sh, sizeof sh));
     int64_t T = frames->shape[0], H = frames->shape[1], W = frames->shape[2];
     if (T < 1 || H < 1 || W < 1 || H > 1000000 || W > 1000000 || T > 99999999)
         return vc_fail(ctx, VC_STATUS_BAD_SIZE,

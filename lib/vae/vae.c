@@ -655,7 +655,7 @@ vc_status vc_vae_decode(vc_context *ctx, const vc_model *model, const vc_tensor 
     if (z->dtype != VC_DTYPE_F32 || z->ndim != 5 || z->shape[1] != c->embed_dim)
         return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT,
                        "vc_decode_latents: z must be float32 [B,%d,T,h,w]; got %s %s", c->embed_dim,
-                       vc_vae_dtype_name(z->dtype), vc_shape_str(z, sh, sizeof sh));
+                       vc_dtype_str(z->dtype), vc_shape_str(z, sh, sizeof sh));
     for (int i = 0; i < 5; i++)
         if (z->shape[i] < 1 || z->shape[i] > VAE_MAX_SIDE)
             return vc_fail(ctx, VC_STATUS_BAD_SIZE, "vc_decode_latents: z shape %s has a dimension outside 1..%d",
@@ -751,8 +751,7 @@ vc_status vc_vae_encode_moments(vc_context *ctx, const vc_model *model, const vc
     if (images->dtype != VC_DTYPE_F32 || images->ndim != 4 || images->shape[1] != c->in_channels)
         return vc_fail(ctx, VC_STATUS_INVALID_ARGUMENT,
                        "vc_encode_images: images must be float32 [N,%d,H,W]; got %s %s", c->in_channels,
-                       vc_vae_dtype_name(images->dtype),
-                       vc_shape_str(images, sh, sizeof sh));
+                       vc_dtype_str(images->dtype), vc_shape_str(images, sh, sizeof sh));
     vae_net *net = malloc(sizeof *net);
     if (!net) return vc_fail(ctx, VC_STATUS_OUT_OF_MEMORY, "out of memory (VAE weight table)");
     st = look_encoder(ctx, model, net);

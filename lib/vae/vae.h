@@ -25,9 +25,6 @@ VC_HIDDEN vc_status vc_vae_decode(vc_context *ctx, const struct vc_model *model,
 VC_HIDDEN vc_status vc_vae_encode_moments(vc_context *ctx, const struct vc_model *model,
                                           const vc_tensor *images, bool clamp_logvar, vc_tensor *moments);
 
-/* "float32", "uint8", ... for messages. */
-VC_HIDDEN const char *vc_vae_dtype_name(vc_dtype dt);
-
 /* Default images per decoder pass for vc_decode_latents:
  * $VIDEOCRAFTER_VAE_BATCH when set to a positive integer, else 0 (= B). */
 VC_HIDDEN int32_t vc_vae_default_batch(void);

@@ -9,7 +9,7 @@ secs=${1:-20}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 case "${BUILD:-build}" in /*) out=$BUILD/fuzz ;; *) out=$root/${BUILD:-build}/fuzz ;; esac
-targets="fuzz_zip fuzz_pickle fuzz_safetensors fuzz_json fuzz_yaml fuzz_image"
+targets="fuzz_zip fuzz_pickle fuzz_safetensors fuzz_json fuzz_yaml fuzz_image fuzz_text fuzz_npy"
 cc=${FUZZ_CC:-clang}
 mkdir -p "$out"
 
@@ -22,19 +22,23 @@ if ! "$cc" -fsanitize=fuzzer,address,undefined "$out/probe.c" -o "$out/probe" >/
 fi
 
 srcs="$root/lib/io/json.c $root/lib/io/zip.c $root/lib/io/pickle.c $root/lib/io/weights.c
-      $root/lib/io/safetensors.c $root/lib/io/ckpt_write.c $root/lib/core/tensor.c $here/fuzz_stubs.c"
+      $root/lib/io/safetensors.c $root/lib/io/ckpt_write.c $root/lib/io/npy.c $root/lib/core/tensor.c $here/fuzz_stubs.c"
 flags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I$root/include -I$root/lib -DVC_BUILD -w"
 san="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 
 # Per-target libraries: fuzz_yaml and fuzz_image compile the sources they test
-# themselves (#include) and need libyaml / libpng + libjpeg besides the readers.
+# themselves (#include) and need libyaml / libpng + libjpeg besides the readers;
+# fuzz_text links the prompt path (lib/text) with utf8proc.
 img_cflags=$(pkg-config --cflags libpng 2>/dev/null)
 img_libs=$(pkg-config --libs libpng libjpeg 2>/dev/null || echo "-lpng16 -ljpeg")
+utf8proc_libs=$(pkg-config --libs libutf8proc 2>/dev/null || echo "-lutf8proc")
+text_srcs="$root/lib/text/clean.c $root/lib/text/ftfy_encoding.c $root/lib/text/tokenizer.c $root/lib/text/vocab_embed.c"
 yaml_libs=$(pkg-config --libs yaml-0.1 2>/dev/null || echo "-lyaml")
 target_flags() {
     case $1 in
         fuzz_yaml) echo "$yaml_libs" ;;
         fuzz_image) echo "$img_cflags $out/obj/preprocess.o $img_libs" ;;
+        fuzz_text) echo "$text_objs $utf8proc_libs -lpthread" ;;
     esac
 }
 
@@ -58,6 +62,17 @@ for s in $srcs; do
             { echo "fuzz: compiling $s failed"; exit 1; }
     fi
     objs="$objs $o"
+done
+
+# the prompt path, instrumented, for fuzz_text only
+text_objs=""
+for s in $text_srcs; do
+    o="$out/obj/text_$(basename "${s%.c}").o"
+    if [ ! -f "$o" ] || [ -n "$(find "$root/lib/text" "$root/lib/core/internal.h" -newer "$o" | head -1)" ]; then
+        "$cc" $flags -DVC_SOURCE_DIR="\"$root\"" -fsanitize=fuzzer-no-link,address,undefined \
+            -fno-sanitize-recover=undefined -c "$s" -o "$o" || { echo "fuzz: compiling $s failed"; exit 1; }
+    fi
+    text_objs="$text_objs $o"
 done
 
 # fuzz_image's preprocessing: sanitized, not coverage-instrumented (see fuzz_image.c)
