@@ -1,4 +1,5 @@
 /* support.c - helpers shared by the cmocka test programs. */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,4 +111,45 @@ const char *vct_tmpdir(void)
         mkdir(dir, 0700);
     }
     return dir;
+}
+
+uint8_t *vct_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s", path);
+    if (fseek(f, 0, SEEK_END) != 0) fail_msg("cannot seek in %s", path);
+    long n = ftell(f);
+    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) fail_msg("cannot size %s", path);
+    uint8_t *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    if (fread(b, 1, (size_t)n, f) != (size_t)n) fail_msg("short read of %s", path);
+    fclose(f);
+    b[n] = 0;
+    if (len) *len = (size_t)n;
+    return b;
+}
+
+size_t vct_each_fuzz_file(const char *target, bool with_corpus, vct_fuzz_file_fn fn, void *user)
+{
+    static const char *const kinds[] = {"regress", "corpus"};
+    size_t seen = 0;
+    for (int k = 0; k < (with_corpus ? 2 : 1); k++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/test/fuzz/%s/%s", VC_SOURCE_DIR, kinds[k], target);
+        DIR *dh = opendir(dir);
+        if (!dh) continue;
+        struct dirent *e;
+        while ((e = readdir(dh))) {
+            if (e->d_name[0] == '.') continue;
+            char path[8192];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            size_t len;
+            uint8_t *data = vct_read_file(path, &len);
+            fn(path, e->d_name, data, len, user);
+            free(data);
+            seen++;
+        }
+        closedir(dh);
+    }
+    return seen;
 }

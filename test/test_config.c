@@ -2,7 +2,6 @@
  * variant detection, the expected tensor list against every reference
  * tensors.json, the strict check, vc_model_load / get_info and
  * `videocrafter info`. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,22 +24,6 @@ static const char *const case_variant[] = {"t2v-512-v1", "t2v-1024-v1", "t2v-512
 static const char *argv0;
 
 /* ------------------------------------------------------------ helpers */
-
-static char *read_text(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) fail_msg("short read of %s", path);
-    fclose(f);
-    b[n] = 0;
-    if (len) *len = (size_t)n;
-    return b;
-}
 
 /* log lines of a context, for checking debug/info messages */
 static char logbuf[1 << 16];
@@ -91,7 +74,7 @@ static vc_status parse_case_yaml(vc_context *ctx, int c, const char *text, vc_mo
 
 static char *case_yaml(int c)
 {
-    return read_text(vct_path("%s/config.yaml", cases[c]), NULL);
+    return (char *)vct_read_file(vct_path("%s/config.yaml", cases[c]), NULL);
 }
 
 
@@ -275,36 +258,24 @@ static vc_status parse_checked(vc_context *ctx, const char *what, const char *te
 /* Every file of test/fuzz/regress/fuzz_yaml (kept fuzz finds and the hostile
  * cases: billion laughs, merge keys, deep nesting, tags, NULs, bad UTF-8, absurd
  * sizes) and of the fuzz seed corpus, through the fuzzer's entry point. */
+static void replay_yaml(const char *path, const char *name, const uint8_t *data, size_t len, void *user)
+{
+    (void)path;
+    vc_context *ctx = user;
+    vc_status st = parse_checked(ctx, name, (const char *)data, len);
+    /* the official-size seeds are valid configs */
+    if (strstr(name, "_official")) assert_int_equal(st, VC_STATUS_OK);
+    if (strcmp(name, "billion_laughs.yaml") == 0 || strcmp(name, "merge_key.yaml") == 0) {
+        assert_int_equal(st, VC_STATUS_UNSUPPORTED);
+        assert_non_null(strstr(vc_context_errmsg(ctx), "aliases"));
+    }
+}
+
 static void test_yaml_fuzz_files(void **state)
 {
     (void)state;
     vc_context *ctx = vct_context();
-    static const char *const dirs[] = {"regress", "corpus"};
-    size_t n_files = 0;
-    for (int d = 0; d < 2; d++) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s/test/fuzz/%s/fuzz_yaml", VC_SOURCE_DIR, dirs[d]);
-        DIR *dh = opendir(dir);
-        if (!dh) continue;
-        struct dirent *e;
-        while ((e = readdir(dh))) {
-            if (e->d_name[0] == '.') continue;
-            char path[8192];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            size_t len;
-            char *text = read_text(path, &len);
-            vc_status st = parse_checked(ctx, e->d_name, text, len);
-            /* the official-size seeds are valid configs */
-            if (strstr(e->d_name, "_official")) assert_int_equal(st, VC_STATUS_OK);
-            if (strcmp(e->d_name, "billion_laughs.yaml") == 0 || strcmp(e->d_name, "merge_key.yaml") == 0) {
-                assert_int_equal(st, VC_STATUS_UNSUPPORTED);
-                assert_non_null(strstr(vc_context_errmsg(ctx), "aliases"));
-            }
-            free(text);
-            n_files++;
-        }
-        closedir(dh);
-    }
+    size_t n_files = vct_each_fuzz_file("fuzz_yaml", true, replay_yaml, ctx);
     printf("  %zu files replayed\n", n_files);
     assert_true(n_files >= 15);
 
@@ -426,7 +397,7 @@ static void test_reference_expected_matches_tensors_json(void **state)
     vc_context *ctx = vct_context();
     for (int c = 0; c < 4; c++) {
         size_t len;
-        char *text = read_text(vct_path("%s/tensors.json", cases[c]), &len);
+        char *text = (char *)vct_read_file(vct_path("%s/tensors.json", cases[c]), &len);
         vc_json *j;
         assert_int_equal(vc_json_parse(ctx, "tensors.json", text, len, &j), VC_STATUS_OK);
         free(text);

@@ -1,7 +1,6 @@
 /* test_core.c - versions, status strings, contexts, tensors, .npy. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <dirent.h>
 #include <string.h>
 
 #include "support.h"
@@ -134,53 +133,41 @@ static void test_npy_hostile(void **state)
 /* The fuzz corpus and regression inputs of fuzz_npy, replayed: each file
  * either loads (and then saves and reloads to the same tensor) or fails
  * with a message, never more data than the file holds (fuzz_npy.c). */
+static void replay_npy(const char *path, const char *name, const uint8_t *data, size_t len, void *user)
+{
+    (void)name;
+    (void)data;
+    size_t *n_ok = user;
+    vc_tensor t;
+    vc_status st = vc_tensor_load_npy(path, &t);
+    if (st != VC_STATUS_OK) {
+        assert_true(st == VC_STATUS_BAD_FORMAT || st == VC_STATUS_UNSUPPORTED);
+        assert_true(vc_last_error()[0] != 0);
+        assert_null(t.data);
+        return;
+    }
+    const size_t bytes = (size_t)vc_tensor_numel(&t) * vc_dtype_size(t.dtype);
+    assert_true(bytes <= len);
+    char out[512];
+    snprintf(out, sizeof out, "%s/replay.npy", vct_tmpdir());
+    assert_int_equal(vc_tensor_save_npy(out, &t), VC_STATUS_OK);
+    vc_tensor back;
+    assert_int_equal(vc_tensor_load_npy(out, &back), VC_STATUS_OK);
+    remove(out);
+    assert_int_equal(back.dtype, t.dtype);
+    assert_int_equal(back.ndim, t.ndim);
+    for (int32_t i = 0; i < t.ndim; i++) assert_int_equal(back.shape[i], t.shape[i]);
+    if (bytes) assert_memory_equal(back.data, t.data, bytes);
+    vc_tensor_free(&back);
+    vc_tensor_free(&t);
+    (*n_ok)++;
+}
+
 static void test_npy_fuzz_inputs(void **state)
 {
     (void)state;
-    static const char *const dirs[] = {"regress", "corpus"};
-    char out[512];
-    snprintf(out, sizeof out, "%s/replay.npy", vct_tmpdir());
-    size_t n_files = 0, n_ok = 0;
-    for (int d = 0; d < 2; d++) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s/test/fuzz/%s/fuzz_npy", VC_SOURCE_DIR, dirs[d]);
-        DIR *dh = opendir(dir);
-        if (!dh) continue;
-        struct dirent *e;
-        while ((e = readdir(dh))) {
-            if (e->d_name[0] == '.') continue;
-            char path[8192];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            FILE *f = fopen(path, "rb");
-            assert_non_null(f);
-            fseek(f, 0, SEEK_END);
-            const long file_size = ftell(f);
-            fclose(f);
-            vc_tensor t;
-            vc_status st = vc_tensor_load_npy(path, &t);
-            n_files++;
-            if (st != VC_STATUS_OK) {
-                assert_true(st == VC_STATUS_BAD_FORMAT || st == VC_STATUS_UNSUPPORTED);
-                assert_true(vc_last_error()[0] != 0);
-                assert_null(t.data);
-                continue;
-            }
-            const size_t bytes = (size_t)vc_tensor_numel(&t) * vc_dtype_size(t.dtype);
-            assert_true(bytes <= (size_t)file_size);
-            assert_int_equal(vc_tensor_save_npy(out, &t), VC_STATUS_OK);
-            vc_tensor back;
-            assert_int_equal(vc_tensor_load_npy(out, &back), VC_STATUS_OK);
-            assert_int_equal(back.dtype, t.dtype);
-            assert_int_equal(back.ndim, t.ndim);
-            for (int32_t i = 0; i < t.ndim; i++) assert_int_equal(back.shape[i], t.shape[i]);
-            if (bytes) assert_memory_equal(back.data, t.data, bytes);
-            vc_tensor_free(&back);
-            vc_tensor_free(&t);
-            n_ok++;
-        }
-        closedir(dh);
-    }
-    remove(out);
+    size_t n_ok = 0;
+    size_t n_files = vct_each_fuzz_file("fuzz_npy", true, replay_npy, &n_ok);
     print_message("  %zu .npy fuzz files replayed, %zu load\n", n_files, n_ok);
     assert_true(n_ok >= 12); /* the seeds are numpy's own files */
 }

@@ -1,6 +1,5 @@
 /* test_image.c - image decoding (PIL convert("RGB") rules, hostile files),
  * preprocessing parity (§3.1-3.2), vision tower and resampler parity (§3.3-3.5). */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,21 +34,6 @@ static void write_bytes(const char *path, const void *data, size_t n)
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, n, f), n);
     fclose(f);
-}
-
-static uint8_t *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)len + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
 }
 
 /* Writes a PNG with libpng; rows are packed samples of the given type/depth. */
@@ -374,7 +358,7 @@ static void test_hostile(void **state)
         img[i] = (uint8_t)(seed >> 24);
     }
     write_png(tmp_file("full.png"), W, H, PNG_COLOR_TYPE_RGB, 8, img, W * 3, NULL, 0, NULL, 0, 0);
-    uint8_t *buf = read_bytes(tmp_file("full.png"), &n);
+    uint8_t *buf = vct_read_file(tmp_file("full.png"), &n);
     for (size_t cut = 0; cut < n; cut += n / 7 + 1) {
         vc_status st = vc_image_decode(ctx, buf, cut, 0, &t);
         assert_int_equal(st, VC_STATUS_BAD_FORMAT);
@@ -389,7 +373,7 @@ static void test_hostile(void **state)
 
     /* truncated JPEG (PIL refuses it rather than padding with grey) */
     write_jpeg(tmp_file("full.jpg"), W, H, 3, JCS_RGB, JCS_YCbCr, img, 90, false);
-    buf = read_bytes(tmp_file("full.jpg"), &n);
+    buf = vct_read_file(tmp_file("full.jpg"), &n);
     assert_int_equal(vc_image_decode(ctx, buf, n, 0, &t), VC_STATUS_OK);
     vc_tensor_free(&t);
     write_bytes(tmp_file("trunc.jpg"), buf, n / 2);
@@ -413,7 +397,7 @@ static void test_hostile(void **state)
     free(buf);
     /* a 0x0 JPEG header */
     write_jpeg(tmp_file("z.jpg"), 8, 8, 3, JCS_RGB, JCS_YCbCr, img, 90, false);
-    buf = read_bytes(tmp_file("z.jpg"), &n);
+    buf = vct_read_file(tmp_file("z.jpg"), &n);
     for (size_t i = 0; i + 9 < n; i++)
         if (buf[i] == 0xff && buf[i + 1] == 0xc0) {
             memset(buf + i + 5, 0, 4);
@@ -426,7 +410,7 @@ static void test_hostile(void **state)
     /* a progressive JPEG whose last scan is repeated 600 times: a CPU bomb,
      * refused at JPEG_MAX_SCANS (500) */
     write_jpeg(tmp_file("prog.jpg"), W, H, 3, JCS_RGB, JCS_YCbCr, img, 90, true);
-    buf = read_bytes(tmp_file("prog.jpg"), &n);
+    buf = vct_read_file(tmp_file("prog.jpg"), &n);
     size_t last_sos = 0;
     for (size_t i = 0; i + 1 < n; i++)
         if (buf[i] == 0xff && buf[i + 1] == 0xda) last_sos = i;
@@ -475,47 +459,40 @@ static void test_hostile(void **state)
  * seed corpus (every PNG colour type and depth, palette+tRNS, Adam7, baseline,
  * progressive, grey, CMYK and YCCK JPEGs), with the fuzzer's checks: a failure
  * has a message and is never INTERNAL, a success is u8 [H,W,3] and preprocesses. */
+typedef struct image_replay {
+    vc_context *ctx;
+    size_t n_ok;
+} image_replay;
+
+static void replay_image(const char *path, const char *name, const uint8_t *data, size_t len, void *user)
+{
+    (void)path;
+    image_replay *r = user;
+    vc_tensor t;
+    vc_status st = vc_image_decode(r->ctx, data, len, (uint64_t)1 << 22, &t);
+    if (st != VC_STATUS_OK) {
+        printf("  %-22s -> %s: %s\n", name, vc_status_str(st), vc_context_errmsg(r->ctx));
+        assert_true(vc_context_errmsg(r->ctx)[0] != 0);
+        assert_int_not_equal(st, VC_STATUS_INTERNAL);
+        assert_null(t.data);
+        return;
+    }
+    assert_true(vc_tensor_is(&t, VC_DTYPE_U8, 3) && t.shape[2] == 3);
+    vc_tensor pre;
+    assert_int_equal(vc_preprocess_image(r->ctx, &t, 8, 12, &pre, NULL), VC_STATUS_OK);
+    vc_tensor_free(&pre);
+    vc_tensor_free(&t);
+    r->n_ok++;
+}
+
 static void test_fuzz_files(void **state)
 {
     (void)state;
-    vc_context *ctx = vct_context();
-    static const char *const dirs[] = {"regress", "corpus"};
-    size_t n_files = 0, n_ok = 0;
-    for (int d = 0; d < 2; d++) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s/test/fuzz/%s/fuzz_image", VC_SOURCE_DIR, dirs[d]);
-        DIR *dh = opendir(dir);
-        if (!dh) continue;
-        struct dirent *e;
-        while ((e = readdir(dh))) {
-            if (e->d_name[0] == '.') continue;
-            char path[8192];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            size_t n;
-            uint8_t *data = read_bytes(path, &n);
-            vc_tensor t;
-            vc_status st = vc_image_decode(ctx, data, n, (uint64_t)1 << 22, &t);
-            if (st != VC_STATUS_OK) {
-                printf("  %-22s -> %s: %s\n", e->d_name, vc_status_str(st), vc_context_errmsg(ctx));
-                assert_true(vc_context_errmsg(ctx)[0] != 0);
-                assert_int_not_equal(st, VC_STATUS_INTERNAL);
-                assert_null(t.data);
-            } else {
-                assert_true(vc_tensor_is(&t, VC_DTYPE_U8, 3) && t.shape[2] == 3);
-                vc_tensor r;
-                assert_int_equal(vc_preprocess_image(ctx, &t, 8, 12, &r, NULL), VC_STATUS_OK);
-                vc_tensor_free(&r);
-                vc_tensor_free(&t);
-                n_ok++;
-            }
-            free(data);
-            n_files++;
-        }
-        closedir(dh);
-    }
-    printf("  %zu image fuzz files replayed, %zu decode\n", n_files, n_ok);
-    assert_true(n_ok >= 20); /* every seed is a valid image */
-    vc_context_free(ctx);
+    image_replay r = {vct_context(), 0};
+    size_t n_files = vct_each_fuzz_file("fuzz_image", true, replay_image, &r);
+    printf("  %zu image fuzz files replayed, %zu decode\n", n_files, r.n_ok);
+    assert_true(r.n_ok >= 20); /* every seed is a valid image */
+    vc_context_free(r.ctx);
 }
 
 /* Odd sizes through the whole preprocessing (§3.1-3.2): 1x1, one row or column

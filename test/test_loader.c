@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include "support.h"
@@ -16,41 +15,12 @@
 #include "io/weights.h"
 
 /* ------------------------------------------------------------ helpers */
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) fail_msg("short read of %s", path);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 static __attribute__((unused)) void write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
     if (!f) fail_msg("cannot write %s", path);
     if (len && fwrite(data, 1, len, f) != len) fail_msg("short write of %s", path);
     fclose(f);
-}
-
-static const char *dtype_str(vc_dtype d)
-{
-    switch (d) {
-    case VC_DTYPE_F32: return "float32";
-    case VC_DTYPE_F16: return "float16";
-    case VC_DTYPE_BF16: return "bfloat16";
-    case VC_DTYPE_F64: return "float64";
-    case VC_DTYPE_I64: return "int64";
-    case VC_DTYPE_I32: return "int32";
-    case VC_DTYPE_U8: return "uint8";
-    }
-    return "?";
 }
 
 static const char *wrapper_str(vc_ckpt_wrapper w)
@@ -78,7 +48,7 @@ static void check_reference(const char *ckpt_rel, const char *json_rel)
 {
     vc_context *ctx = vct_context();
     size_t jlen;
-    char *jtext = (char *)read_file(vct_path("%s", json_rel), &jlen);
+    char *jtext = (char *)vct_read_file(vct_path("%s", json_rel), &jlen);
     vc_json *j = NULL;
     assert_int_equal(vc_json_parse(ctx, json_rel, jtext, jlen, &j), VC_STATUS_OK);
     double t0 = vc_now();
@@ -103,7 +73,7 @@ static void check_reference(const char *ckpt_rel, const char *json_rel)
         const vc_weight *t = vc_weights_find(w, name);
         if (!t) fail_msg("%s: tensor '%s' not loaded", ckpt_rel, name);
         assert_ptr_equal(vc_weights_at(w, i), t);   /* file order */
-        assert_string_equal(dtype_str(t->stored_dtype), vc_json_string(vc_json_get(e, "dtype")));
+        assert_string_equal(vc_dtype_str(t->stored_dtype), vc_json_string(vc_json_get(e, "dtype")));
         const vc_json *shape = vc_json_get(e, "shape");
         assert_int_equal((size_t)t->ndim, vc_json_len(shape));
         int64_t numel = 1;
@@ -562,7 +532,7 @@ static void test_protocol4(void **s)
     (void)s;
     vc_context *ctx = vct_context();
     size_t n;
-    uint8_t *pk = read_file(VC_SOURCE_DIR "/test/fuzz/corpus/fuzz_pickle/protocol4_views.pkl", &n);
+    uint8_t *pk = vct_read_file(VC_SOURCE_DIR "/test/fuzz/corpus/fuzz_pickle/protocol4_views.pkl", &n);
     float st0[64], st1[64];
     for (int i = 0; i < 64; i++) { st0[i] = (float)i; st1[i] = (float)(100 + i); }
     const void *sp[2] = { st0, st1 };
@@ -996,7 +966,7 @@ static void test_zip_cd_lies(void **s)
     (void)s;
     vc_context *ctx = vct_context();
     size_t n;
-    uint8_t *orig = read_file(vct_path("t2v_512_v1/model.ckpt"), &n);
+    uint8_t *orig = vct_read_file(vct_path("t2v_512_v1/model.ckpt"), &n);
     uint8_t *buf = malloc(n);
     assert_non_null(buf);
     /* locate the records */
@@ -1048,54 +1018,56 @@ static void test_zip_cd_lies(void **s)
 
 /* Every kept fuzz crash input (test/fuzz/regress/<target>/) through the same
  * entry point as its fuzzer: a status, never a crash (also under ASan). */
+typedef enum { REPLAY_WEIGHTS, REPLAY_PICKLE, REPLAY_JSON } replay_kind;
+typedef struct loader_replay {
+    vc_context *ctx;
+    replay_kind kind;
+} loader_replay;
+
+static void replay_loader(const char *path, const char *name, const uint8_t *data, size_t n, void *user)
+{
+    (void)path;
+    (void)name;
+    loader_replay *r = user;
+    vc_weights *w = NULL;
+    vc_status st;
+    if (r->kind == REPLAY_JSON) {
+        vc_json *j = NULL;
+        st = vc_json_parse(r->ctx, "regress", (const char *)data, n, &j);
+        vc_json_free(j);
+    } else if (r->kind == REPLAY_PICKLE) {
+        tb b = { (uint8_t *)data, n, n };
+        float stor[4][64] = { { 0 } };
+        const void *sp[4] = { stor[0], stor[1], stor[2], stor[3] };
+        size_t sl[4] = { 256, 256, 256, 256 };
+        uint8_t *z;
+        size_t zl;
+        st = open_custom(r->ctx, &b, sp, sl, 4, &w, &z, &zl);
+        free(z);
+    } else {
+        st = vc_weights_open_mem(r->ctx, "regress", data, n, &w);
+    }
+    if (st != VC_STATUS_OK) assert_true(vc_context_errmsg(r->ctx)[0] != 0);
+    assert_int_not_equal(st, VC_STATUS_INTERNAL);
+    vc_weights_free(w);
+}
+
 static void test_fuzz_regressions(void **s)
 {
     (void)s;
-    vc_context *ctx = vct_context();
-    static const char *targets[] = { "fuzz_zip", "fuzz_pickle", "fuzz_safetensors", "fuzz_json" };
+    static const struct { const char *target; replay_kind kind; } targets[] = {
+        { "fuzz_zip", REPLAY_WEIGHTS }, { "fuzz_pickle", REPLAY_PICKLE },
+        { "fuzz_safetensors", REPLAY_WEIGHTS }, { "fuzz_json", REPLAY_JSON },
+    };
+    loader_replay r = { vct_context(), REPLAY_WEIGHTS };
     size_t replayed = 0;
-    for (int t = 0; t < 4; t++) {
-        char dir[1024];
-        snprintf(dir, sizeof dir, "%s/test/fuzz/regress/%s", VC_SOURCE_DIR, targets[t]);
-        DIR *d = opendir(dir);
-        if (!d) continue;
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (e->d_name[0] == '.') continue;
-            char path[2048];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            size_t n;
-            uint8_t *data = read_file(path, &n);
-            vc_weights *w = NULL;
-            vc_status st;
-            if (t == 3) {
-                vc_json *j = NULL;
-                st = vc_json_parse(ctx, "regress", (const char *)data, n, &j);
-                vc_json_free(j);
-            } else if (t == 1) {
-                tb b = { data, n, n };
-                float stor[4][64] = { { 0 } };
-                const void *sp[4] = { stor[0], stor[1], stor[2], stor[3] };
-                size_t sl[4] = { 256, 256, 256, 256 };
-                uint8_t *z;
-                size_t zl;
-                st = open_custom(ctx, &b, sp, sl, 4, &w, &z, &zl);
-                vc_weights_free(w);
-                w = NULL;
-                free(z);
-            } else {
-                st = vc_weights_open_mem(ctx, "regress", data, n, &w);
-            }
-            if (st != VC_STATUS_OK) assert_true(vc_context_errmsg(ctx)[0] != 0);
-            assert_int_not_equal(st, VC_STATUS_INTERNAL);
-            vc_weights_free(w);
-            free(data);
-            replayed++;
-        }
-        closedir(d);
+    for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
+        r.kind = targets[t].kind;
+        replayed += vct_each_fuzz_file(targets[t].target, false, replay_loader, &r);
     }
     print_message("  %zu fuzz regression inputs replayed\n", replayed);
-    vc_context_free(ctx);
+    assert_true(replayed >= 3);
+    vc_context_free(r.ctx);
 }
 
 int main(void)

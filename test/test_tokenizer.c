@@ -3,7 +3,6 @@
  * added cases (Unicode, emoji, CJK, HTML, mojibake, truncation, specials), BPE
  * against a direct transcription of the Python loop, bad UTF-8, limits,
  * vocabulary overrides. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,22 +12,6 @@
 #include "core/internal.h"
 #include "io/json.h"
 #include "text/tokenizer.h"
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) fail_msg("short read of %s", path);
-    fclose(f);
-    b[n] = '\0';
-    *len = (size_t)n;
-    return b;
-}
 
 static void print_ids(const char *what, const int64_t *t)
 {
@@ -94,7 +77,7 @@ static void test_reference_prompts(void **state)
     (void)state;
     vc_context *ctx = vct_context();
     size_t len;
-    char *text = slurp(vct_path("tokenizer/prompts.json"), &len);
+    char *text = (char *)vct_read_file(vct_path("tokenizer/prompts.json"), &len);
     vc_json *j = NULL;
     assert_int_equal(vc_json_parse(ctx, "prompts.json", text, len, &j), VC_STATUS_OK);
     vc_tensor ref;
@@ -522,48 +505,43 @@ static void test_vocab_override(void **state)
  * corpus through vc_tokenize with the fuzzer's checks: a refusal is BAD_TEXT
  * or LIMIT_EXCEEDED with a message, a success starts with SOT and ends its
  * frame with EOT and zeros (fuzz_text.c holds the full set). */
+typedef struct prompt_replay {
+    vc_context *ctx;
+    size_t n_ok;
+} prompt_replay;
+
+static void replay_prompt(const char *path, const char *name, const uint8_t *data, size_t len, void *user)
+{
+    (void)path;
+    (void)name;
+    (void)len;
+    prompt_replay *r = user;
+    int64_t t[VC_TEXT_CONTEXT_LENGTH];
+    vc_status st = vc_tokenize(r->ctx, (const char *)data, t);
+    if (st != VC_STATUS_OK) {
+        assert_true(st == VC_STATUS_BAD_TEXT || st == VC_STATUS_LIMIT_EXCEEDED);
+        assert_true(vc_context_errmsg(r->ctx)[0] != 0);
+        return;
+    }
+    assert_int_equal(t[0], VC_TOKEN_SOT);
+    int last_eot = 0;
+    for (int i = 1; i < VC_TEXT_CONTEXT_LENGTH; i++) {
+        assert_true(t[i] >= 0 && t[i] < VC_TEXT_VOCAB_SIZE);
+        if (t[i] == VC_TOKEN_EOT) last_eot = i;
+    }
+    assert_true(last_eot > 0);
+    for (int i = last_eot + 1; i < VC_TEXT_CONTEXT_LENGTH; i++) assert_int_equal(t[i], 0);
+    r->n_ok++;
+}
+
 static void test_fuzz_prompts(void **state)
 {
     (void)state;
-    vc_context *ctx = vct_context();
-    static const char *const dirs[] = {"regress", "corpus"};
-    size_t n_files = 0, n_ok = 0;
-    for (int d = 0; d < 2; d++) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s/test/fuzz/%s/fuzz_text", VC_SOURCE_DIR, dirs[d]);
-        DIR *dh = opendir(dir);
-        if (!dh) continue;
-        struct dirent *e;
-        while ((e = readdir(dh))) {
-            if (e->d_name[0] == '.') continue;
-            char path[8192];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            size_t n;
-            char *prompt = slurp(path, &n);
-            int64_t t[VC_TEXT_CONTEXT_LENGTH];
-            vc_status st = vc_tokenize(ctx, prompt, t);
-            if (st != VC_STATUS_OK) {
-                assert_true(st == VC_STATUS_BAD_TEXT || st == VC_STATUS_LIMIT_EXCEEDED);
-                assert_true(vc_context_errmsg(ctx)[0] != 0);
-            } else {
-                assert_int_equal(t[0], VC_TOKEN_SOT);
-                int last_eot = 0;
-                for (int i = 1; i < VC_TEXT_CONTEXT_LENGTH; i++) {
-                    assert_true(t[i] >= 0 && t[i] < VC_TEXT_VOCAB_SIZE);
-                    if (t[i] == VC_TOKEN_EOT) last_eot = i;
-                }
-                assert_true(last_eot > 0);
-                for (int i = last_eot + 1; i < VC_TEXT_CONTEXT_LENGTH; i++) assert_int_equal(t[i], 0);
-                n_ok++;
-            }
-            free(prompt);
-            n_files++;
-        }
-        closedir(dh);
-    }
-    print_message("  %zu prompt fuzz files replayed, %zu tokenize\n", n_files, n_ok);
-    assert_true(n_ok >= 40); /* the seeds are prompts */
-    vc_context_free(ctx);
+    prompt_replay r = {vct_context(), 0};
+    size_t n_files = vct_each_fuzz_file("fuzz_text", true, replay_prompt, &r);
+    print_message("  %zu prompt fuzz files replayed, %zu tokenize\n", n_files, r.n_ok);
+    assert_true(r.n_ok >= 40); /* the seeds are prompts */
+    vc_context_free(r.ctx);
 }
 
 int main(void)
