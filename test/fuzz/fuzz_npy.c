@@ -7,12 +7,21 @@
 
 static char g_dir[64];
 
+static void remove_dir(void)
+{
+    char out[128];
+    snprintf(out, sizeof out, "%s/t.npy", g_dir);
+    remove(out);
+    rmdir(g_dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     snprintf(g_dir, sizeof g_dir, "/tmp/fuzz_npy.XXXXXX");
     if (!mkdtemp(g_dir)) { perror("fuzz_npy: mkdtemp"); abort(); }
+    atexit(remove_dir);
     return 0;
 }
 
